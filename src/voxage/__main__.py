@@ -1,0 +1,3 @@
+from voxage.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Decode any file soundfile understands (MP3, WAV, FLAC, OGG) to mono float32 at a fixed rate."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+
+class AudioError(ValueError):
+    """A clip that cannot be used; `reason` is a short machine-readable tag for reports."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _decode(source, name: str) -> tuple[np.ndarray, int]:
+    try:
+        data, rate = sf.read(source, dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises several types for broken input
+        raise AudioError("undecodable", f"{name}: cannot decode audio ({exc})") from None
+    if data.size == 0 or rate <= 0:
+        raise AudioError("empty", f"{name}: no audio samples")
+    return data.mean(axis=1), int(rate)
+
+
+def _finish(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
+    if not np.all(np.isfinite(mono)):
+        raise AudioError("undecodable", f"{name}: audio contains NaN or infinite samples")
+    if rate != target_rate:
+        mono = soxr.resample(mono, rate, target_rate, quality="HQ")
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] at `sample_rate`; raises AudioError for unusable files."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError("missing", f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise AudioError("empty", f"{path}: file is empty")
+    mono, rate = _decode(str(path), str(path))
+    return _finish(mono, rate, sample_rate, str(path))
+
+
+def load_audio_bytes(data: bytes, sample_rate: int = 16000, name: str = "upload") -> np.ndarray:
+    """Same as load_audio for an in-memory file (uploads)."""
+    if not data:
+        raise AudioError("empty", f"{name}: file is empty")
+    mono, rate = _decode(io.BytesIO(data), name)
+    return _finish(mono, rate, sample_rate, name)

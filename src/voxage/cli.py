@@ -1,0 +1,178 @@
+"""The `voxage` command: prepare, train, evaluate, predict (and the rest of the pipeline's verbs)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from voxage.labels import display_name
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected I/N, e.g. 0/4") from None
+    if not 0 <= i < n:
+        raise argparse.ArgumentTypeError("shard I/N needs 0 <= I < N")
+    return i, n
+
+
+def cmd_prepare(a) -> int:
+    from voxage.data.cache import DecodePolicy
+    from voxage.data.prepare import PrepareConfig, prepare
+    from voxage.data.split import SplitConfig
+
+    cfg = PrepareConfig(
+        source=a.source, out=a.out, audio_dir=a.audio_dir, include_invalidated=a.include_invalidated,
+        workers=a.workers, limit=a.limit, decode=DecodePolicy(min_seconds=a.min_seconds),
+        split=SplitConfig(method=a.split, balance=a.balance, max_clips_per_speaker=a.max_per_speaker,
+                          val_fraction=a.val_fraction, test_fraction=a.test_fraction, seed=a.seed),
+    )
+    prepare(cfg, progress=not a.quiet)
+    return 0
+
+
+def cmd_train(a) -> int:
+    from voxage.training.config import TrainConfig
+    from voxage.training.fit import fit
+
+    cfg = TrainConfig(model=a.model, max_epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
+                      weight_decay=a.weight_decay, patience=a.patience, augment=not a.no_augment, seed=a.seed,
+                      num_workers=a.num_workers, accelerator=a.accelerator, devices=a.devices,
+                      num_nodes=a.num_nodes, strategy=a.strategy, progress=not a.quiet)
+    run_dir = Path(a.run_dir) if a.run_dir else Path(a.work_dir) / "runs" / a.model
+    path = fit(Path(a.work_dir), run_dir, cfg, resume=a.resume)
+    print(f"model saved: {path}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from voxage.evaluation.evaluate import evaluate_run, format_report
+
+    report = evaluate_run(Path(a.run_dir), a.split)
+    print(format_report(report))
+    print(f"\nreport: {Path(a.run_dir) / 'report.json'}\nplots: {Path(a.run_dir) / 'confusion_matrix.png'}, "
+          f"{Path(a.run_dir) / 'training_curves.png'}")
+    return 0
+
+
+def _looks_like_model(arg: str) -> bool:
+    p = Path(arg)
+    return p.suffix in (".pth", ".onnx") or (p.is_dir() and (p / "model.pth").is_file())
+
+
+def cmd_predict(a) -> int:
+    from voxage.audio import AudioError
+    from voxage.inference import Predictor
+
+    files = list(a.files)
+    model = a.model
+    if model is None and len(files) > 1 and _looks_like_model(files[0]):
+        model = files.pop(0)
+    predictor = Predictor(model)
+    failures = 0
+    for f in files:
+        try:
+            pred = predictor.predict_file(f)
+        except AudioError as err:
+            failures += 1
+            if a.json:
+                print(json.dumps({"path": f, "error": str(err), "reason": err.reason}))
+            else:
+                print(f"{f}: error: {err}", file=sys.stderr)
+            continue
+        if a.json:
+            print(json.dumps({"path": f, "age_group": pred.age_group, "probabilities": pred.probabilities}))
+        else:
+            print(f"{f}: the model thinks you are in your {display_name(pred.age_group)}")
+            for c, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
+                print(f"  {c:<10}{p:6.1%}  {'#' * round(p * 40)}")
+    return 1 if failures else 0
+
+
+def cmd_demo_corpus(a) -> int:
+    from voxage.data.synthetic import SyntheticConfig, make_corpus
+
+    make_corpus(Path(a.out), SyntheticConfig(speakers_per_class=a.speakers, clips_per_speaker=a.clips, seed=a.seed))
+    print(f"synthetic corpus written to {a.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("prepare", help="clean, decode, cache features, balance and split a corpus")
+    s.add_argument("source", help="Common Voice language folder (validated.tsv + clips/) or a seed CSV (path,age)")
+    s.add_argument("--out", required=True, help="work dir for the cache, manifest and report")
+    s.add_argument("--audio-dir", help="audio folder for a seed CSV (default: next to the CSV)")
+    s.add_argument("--include-invalidated", action="store_true", help="also use invalidated.tsv clips")
+    s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    s.add_argument("--limit", type=int, help="only the first N labelled clips")
+    s.add_argument("--min-seconds", type=float, default=1.0, help="drop shorter clips")
+    s.add_argument("--split", choices=["speaker", "random", "official"], default="speaker",
+                   help="speaker: no speaker in two splits (default); random: the seed's per-clip split")
+    s.add_argument("--balance", choices=["downsample", "none"], default="downsample")
+    s.add_argument("--max-per-speaker", type=int, help="cap clips per speaker before balancing")
+    s.add_argument("--val-fraction", type=float, default=0.1)
+    s.add_argument("--test-fraction", type=float, default=0.1)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_prepare)
+
+    from voxage.models import MODELS
+
+    s = sub.add_parser("train", help="train one model on a prepared work dir")
+    s.add_argument("work_dir")
+    s.add_argument("--model", choices=list(MODELS), default="cnn")
+    s.add_argument("--run-dir", help="default: WORK_DIR/runs/MODEL")
+    s.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    s.add_argument("--epochs", type=int, default=50, help="maximum epochs (early stopping usually ends sooner)")
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--lr", type=float, default=1e-3)
+    s.add_argument("--weight-decay", type=float, default=1e-6)
+    s.add_argument("--patience", type=int, default=4)
+    s.add_argument("--no-augment", action="store_true")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
+    s.add_argument("--accelerator", default="auto")
+    s.add_argument("--devices", default="auto")
+    s.add_argument("--num-nodes", type=int, default=1)
+    s.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="test a run; writes report.json and PNG plots")
+    s.add_argument("run_dir")
+    s.add_argument("--split", default="test", choices=["test", "val", "train"])
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("predict", help="age group and probabilities per audio file")
+    s.add_argument("files", nargs="+", metavar="[MODEL] FILE", help="optional model (.pth or run dir), then audio files")
+    s.add_argument("--model", help="model file (default: the bundled model)")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("synth-corpus", help="write the SYNTHETIC demo corpus in Common Voice layout")
+    s.add_argument("out")
+    s.add_argument("--speakers", type=int, default=6, help="speakers per class")
+    s.add_argument("--clips", type=int, default=5, help="clips per speaker")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_demo_corpus)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, OSError) as err:
+        print(f"voxage {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

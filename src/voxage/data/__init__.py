@@ -1,0 +1,1 @@
+"""Data: read corpora, clean, cache features, balance and split by speaker."""

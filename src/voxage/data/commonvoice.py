@@ -1,0 +1,141 @@
+"""Read Common Voice release folders (any version) and the seed's `path,age` CSV.
+
+Columns are found by header name, so 5.0-era and 17.0-era files read alike. Rows that cannot be
+used are counted by reason, never silently skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from pathlib import Path, PurePosixPath
+
+from voxage.data.records import Clip, clip_key
+from voxage.labels import age_group
+
+OFFICIAL_SPLITS = {"train.tsv": "train", "dev.tsv": "dev", "test.tsv": "test"}
+
+
+class MetadataError(ValueError):
+    """Metadata that cannot be read at all (as opposed to single bad rows, which are counted)."""
+
+
+def _read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, str]]]:
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")  # liberal: a stray byte spoils a cell, not the file
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    if reader.fieldnames is None:
+        raise MetadataError(f"{path}: empty file, expected a header row")
+    header = [h.strip().lower() for h in reader.fieldnames]
+    reader.fieldnames = header
+    return header, list(reader)
+
+
+def _require(path: Path, header: list[str], columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise MetadataError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(header)}")
+
+
+def _safe_relative(raw: str) -> str | None:
+    """The path as a relative POSIX path inside the audio folder, or None if it tries to leave it."""
+    raw = raw.strip().replace("\\", "/")
+    if not raw or raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
+        return None
+    parts = PurePosixPath(raw).parts
+    if any(p == ".." for p in parts):
+        return None
+    return str(PurePosixPath(*parts))
+
+
+def _rows_to_clips(
+    rows: list[dict[str, str]], audio_dir: Path, source: str, drops: Counter, seen: set[str],
+    official: dict[str, str] | None = None,
+) -> list[Clip]:
+    clips = []
+    for row in rows:
+        raw_age = (row.get("age") or "").strip()
+        if not raw_age:
+            drops["no_age"] += 1
+            continue
+        group = age_group(raw_age)
+        if group is None:
+            drops["unknown_age"] += 1
+            continue
+        rel = _safe_relative(row.get("path") or "")
+        if rel is None:
+            drops["unsafe_path"] += 1
+            continue
+        if rel in seen:
+            drops["duplicate_path"] += 1
+            continue
+        path = audio_dir / rel
+        if not path.is_file():
+            drops["missing_file"] += 1
+            continue
+        seen.add(rel)
+        speaker = (row.get("client_id") or "").strip() or f"clip:{rel}"
+        clips.append(Clip(
+            key=clip_key(rel), path=path, speaker=speaker, age_group=group,
+            gender=(row.get("gender") or "").strip(), source=source,
+            official_split=(official or {}).get(rel, ""),
+        ))
+    return clips
+
+
+def read_common_voice(root: Path, include_invalidated: bool = False) -> tuple[list[Clip], Counter]:
+    """Clips with a usable age label from a release folder, and the drop counts by reason."""
+    validated = root / "validated.tsv"
+    if not validated.is_file():
+        raise MetadataError(f"{root}: no validated.tsv; is this a Common Voice language folder?")
+    audio_dir = root / "clips"
+    if not audio_dir.is_dir():
+        raise MetadataError(f"{root}: no clips/ folder next to validated.tsv")
+    official: dict[str, str] = {}
+    for name, split in OFFICIAL_SPLITS.items():
+        if (root / name).is_file():
+            _, rows = _read_table(root / name, "\t")
+            official.update({r: split for row in rows if (r := _safe_relative(row.get("path") or ""))})
+    drops: Counter = Counter()
+    seen: set[str] = set()
+    sources = [("validated", validated)]
+    if include_invalidated and (root / "invalidated.tsv").is_file():
+        sources.append(("invalidated", root / "invalidated.tsv"))
+    clips: list[Clip] = []
+    for source, path in sources:
+        header, rows = _read_table(path, "\t")
+        _require(path, header, ("client_id", "path", "age"))
+        drops["rows_read"] += len(rows)
+        clips += _rows_to_clips(rows, audio_dir, source, drops, seen, official)
+    return clips, drops
+
+
+def read_seed_csv(csv_path: Path, audio_dir: Path | None = None) -> tuple[list[Clip], Counter]:
+    """The seed project's format: a CSV with `path,age` (optionally `client_id`) and an audio folder."""
+    header, rows = _read_table(csv_path, ",")
+    _require(csv_path, header, ("path", "age"))
+    audio_dir = audio_dir or csv_path.parent
+    drops: Counter = Counter(rows_read=len(rows))
+    return _rows_to_clips(rows, audio_dir, "seed_csv", drops, set()), drops
+
+
+def read_corpus(source: Path, audio_dir: Path | None = None, include_invalidated: bool = False):
+    """Dispatch on what the user pointed at: a release folder, or a seed-format CSV (file or folder)."""
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return read_seed_csv(source, audio_dir)
+    if source.is_dir() and (source / "validated.tsv").is_file():
+        return read_common_voice(source, include_invalidated)
+    if source.is_dir():
+        csvs = sorted(source.glob("*.csv"))
+        if len(csvs) == 1:
+            return read_seed_csv(csvs[0], audio_dir or source)
+    if not source.exists():
+        raise MetadataError(f"{source}: no such file or folder")
+    raise MetadataError(
+        f"{source}: not a Common Voice folder (validated.tsv + clips/) or a seed CSV with path,age columns"
+    )

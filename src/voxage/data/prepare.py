@@ -1,0 +1,54 @@
+"""`voxage prepare`: metadata -> cleaned, cached, balanced, speaker-split work dir."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from voxage.data.atomic import write_json_atomic
+from voxage.data.cache import DecodePolicy, FeatureCache, build_cache
+from voxage.data.commonvoice import read_corpus
+from voxage.data.manifest import Row, write_manifest
+from voxage.data.report import build_report, format_report
+from voxage.data.split import SplitConfig, split_clips
+from voxage.features import FeatureConfig
+
+
+@dataclass
+class PrepareConfig:
+    source: str
+    out: str
+    audio_dir: str | None = None
+    include_invalidated: bool = False
+    workers: int = 1
+    limit: int | None = None  # first N clips only: quick looks at a big release
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    decode: DecodePolicy = field(default_factory=DecodePolicy)
+    split: SplitConfig = field(default_factory=SplitConfig)
+
+
+def prepare(cfg: PrepareConfig, progress: bool = True, echo=print) -> dict:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    clips, meta_drops = read_corpus(Path(cfg.source), Path(cfg.audio_dir) if cfg.audio_dir else None,
+                                    cfg.include_invalidated)
+    if cfg.limit is not None:
+        clips = clips[: cfg.limit]
+    echo(f"{len(clips)} labelled clips found in {cfg.source}")
+    cache = FeatureCache(out / "cache", cfg.features)
+    statuses = build_cache(cache, clips, cfg.decode, workers=cfg.workers, progress=progress)
+    decode_drops = Counter(s for s in statuses.values() if s != "ok")
+    ok = [c for c in clips if statuses[c.key] == "ok"]
+    durations = {c.key: float(cache.read(c.key)["duration"]) for c in ok}
+    splits = split_clips(ok, cfg.split)
+    rows = [Row(c.key, c.speaker, c.age_group, c.gender, c.source, durations[c.key], splits.get(c.key, ""),
+                str(c.path)) for c in ok]
+    write_manifest(out / "manifest.tsv", rows)
+    report = build_report(meta_drops, decode_drops, rows)
+    write_json_atomic(out / "cleaning_report.json", report)
+    write_json_atomic(out / "prepare.json", json.loads(json.dumps(asdict(cfg), default=str)))
+    echo(format_report(report))
+    echo(f"\nwork dir: {out}  (manifest.tsv, cleaning_report.json, cache/)")
+    return report

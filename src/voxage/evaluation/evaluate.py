@@ -1,0 +1,66 @@
+"""`voxage evaluate`: test a run on its work dir's held-out speakers and write the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from voxage.data.atomic import write_json_atomic
+from voxage.data.manifest import Row
+from voxage.evaluation.metrics import summarize
+from voxage.evaluation.plots import plot_confusion, plot_curves
+from voxage.models.artifact import ModelArtifact
+from voxage.training.data import CachedClips, load_work_dir
+from voxage.training.fit import run_config
+
+
+@torch.no_grad()
+def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    probs, labels = [], []
+    for x, y in DataLoader(dataset, batch_size=batch_size):
+        probs.append(torch.softmax(model(x), dim=1).numpy())
+        labels.append(y.numpy())
+    return np.concatenate(probs), np.concatenate(labels)
+
+
+def evaluate_rows(artifact: ModelArtifact, cache, rows: list[Row]) -> dict:
+    probs, labels = predict_dataset(artifact.build(), CachedClips(cache, rows, artifact.input_kind))
+    report = summarize(labels, probs.argmax(1), probs)
+    report["speakers"] = len({r.speaker for r in rows})
+    return report
+
+
+def evaluate_run(run_dir: Path, split: str = "test") -> dict:
+    run_dir = Path(run_dir)
+    cfg = run_config(run_dir)
+    artifact = ModelArtifact.load(run_dir / "model.pth")
+    cache, rows = load_work_dir(Path(cfg["work_dir"]))
+    chosen = [r for r in rows if r.split == split]
+    if not chosen:
+        raise ValueError(f"{cfg['work_dir']}: the {split} split is empty")
+    report = {"model": artifact.name, "split": split, "run_dir": str(run_dir), **evaluate_rows(artifact, cache, chosen)}
+    write_json_atomic(run_dir / "report.json", report)
+    plot_confusion(report["confusion_matrix"], run_dir / "confusion_matrix.png",
+                   f"{artifact.name}: {split} speakers (balanced acc {report['balanced_accuracy']:.2f})")
+    metrics_csv = run_dir / "csv" / "metrics.csv"
+    if metrics_csv.is_file():
+        plot_curves(metrics_csv, run_dir / "training_curves.png", f"{artifact.name} training curves")
+    return report
+
+
+def format_report(report: dict) -> str:
+    lines = [
+        f"model {report['model']} on {report['split']} ({report['n']} clips, {report['speakers']} speakers)",
+        f"  accuracy           {report['accuracy']:.3f}",
+        f"  balanced accuracy  {report['balanced_accuracy']:.3f}",
+        f"  macro-F1           {report['macro_f1']:.3f}",
+        f"  off-by-one decade  {report['off_by_one_accuracy']:.3f}",
+        f"  loss               {report.get('loss', float('nan')):.3f}",
+        f"  {'class':<10}{'precision':>10}{'recall':>8}{'support':>9}",
+    ]
+    for g, m in report["per_class"].items():
+        lines.append(f"  {g:<10}{m['precision']:>10.2f}{m['recall']:>8.2f}{m['support']:>9}")
+    return "\n".join(lines)

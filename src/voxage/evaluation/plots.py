@@ -1,0 +1,81 @@
+"""PNG figures: confusion matrix, training curves, per-class recall of several models."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from voxage.labels import AGE_GROUPS  # noqa: E402
+
+
+def plot_confusion(cm, path: Path, title: str = "Confusion matrix") -> None:
+    cm = np.asarray(cm)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6, 5))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, f"{cm[i, j]}", ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(AGE_GROUPS)), AGE_GROUPS, rotation=45)
+    ax.set_yticks(range(len(AGE_GROUPS)), AGE_GROUPS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, label="share of true class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def read_curves(metrics_csv: Path) -> dict[str, dict[int, float]]:
+    """epoch -> value for each logged metric of Lightning's CSVLogger file."""
+    curves: dict[str, dict[int, float]] = {}
+    with open(metrics_csv, newline="") as f:
+        for row in csv.DictReader(f):
+            epoch = int(float(row["epoch"]))
+            for k, v in row.items():
+                if k not in ("epoch", "step") and v not in ("", None):
+                    curves.setdefault(k, {})[epoch] = float(v)
+    return curves
+
+
+def plot_curves(metrics_csv: Path, path: Path, title: str = "Training curves") -> None:
+    curves = read_curves(metrics_csv)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "acc")):
+        for stage in ("train", "val"):
+            c = curves.get(f"{stage}_{metric}", {})
+            if c:
+                ax.plot(list(c), list(c.values()), marker="o", label=stage)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_recall_bars(recalls: dict[str, list[float]], path: Path, title: str = "Per-class recall") -> None:
+    """recalls: model name -> recall per AGE_GROUPS class."""
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(1, len(recalls))
+    x = np.arange(len(AGE_GROUPS))
+    for i, (name, r) in enumerate(recalls.items()):
+        ax.bar(x + i * width - 0.4 + width / 2, r, width, label=name)
+    ax.axhline(1 / len(AGE_GROUPS), color="gray", ls="--", lw=1, label="chance")
+    ax.set_xticks(x, AGE_GROUPS)
+    ax.set_ylabel("recall")
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(ncol=4, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,32 @@
+"""Feature settings; stored with every cache and model so inference matches training."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    sample_rate: int = 16000
+    clip_seconds: float = 5.0  # the seed padded/cropped every clip to 5 s
+    n_fft: int = 1024
+    hop_length: int = 256
+    n_mels: int = 64
+    fmin: float = 20.0
+    fmax: float = 8000.0
+    frame_length: int = 160  # 10 ms waveform frames: the time step of the sequence models
+
+    @property
+    def num_samples(self) -> int:
+        return int(round(self.sample_rate * self.clip_seconds))
+
+    @property
+    def num_frames(self) -> int:
+        return 1 + self.num_samples // self.hop_length
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})

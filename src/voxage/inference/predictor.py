@@ -1,0 +1,69 @@
+"""Load a model once, then turn audio into an age group and six probabilities.
+
+No augmentation here: the seed shifted and masked the user's recording at inference, which only adds noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from voxage.audio import AudioError, load_audio, load_audio_bytes
+from voxage.features import extract
+from voxage.models.artifact import ModelArtifact
+
+MIN_SECONDS = 0.5
+
+
+def default_model_path() -> Path:
+    return Path(str(resources.files("voxage") / "assets" / "default_model.pth"))
+
+
+@dataclass
+class Prediction:
+    age_group: str
+    probabilities: dict[str, float]
+    duration_s: float
+
+    def to_dict(self) -> dict:
+        return {"age_group": self.age_group, "probabilities": self.probabilities,
+                "duration_s": round(self.duration_s, 3)}
+
+
+class Predictor:
+    def __init__(self, model_path: str | Path | None = None):
+        path = Path(model_path) if model_path else default_model_path()
+        if model_path is None and not path.is_file():
+            raise FileNotFoundError("no bundled default model in this install; pass a model file")
+        self.artifact = ModelArtifact.load(path)
+        self.model = self.artifact.build()
+        self.cfg = self.artifact.features
+        self.classes = self.artifact.classes
+
+    def model_input(self, wave: np.ndarray) -> np.ndarray:
+        return extract(wave, self.cfg)[self.artifact.input_kind]
+
+    @torch.no_grad()
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        logits = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+        return torch.softmax(logits.double(), dim=1).numpy()
+
+    def predict_wave(self, wave: np.ndarray) -> Prediction:
+        duration = len(wave) / self.cfg.sample_rate
+        if duration < MIN_SECONDS:
+            raise AudioError("too_short", f"clip is {duration:.2f} s; at least {MIN_SECONDS} s of speech needed")
+        if float(np.sqrt(np.mean(wave**2))) < 1e-4:
+            raise AudioError("silent", "clip is silent; nothing to judge")
+        p = self.probabilities(self.model_input(wave)[None])[0]
+        probs = {c: float(v) for c, v in zip(self.classes, p)}
+        return Prediction(self.classes[int(p.argmax())], probs, duration)
+
+    def predict_file(self, path: str | Path) -> Prediction:
+        return self.predict_wave(load_audio(path, self.cfg.sample_rate))
+
+    def predict_bytes(self, data: bytes, name: str = "upload") -> Prediction:
+        return self.predict_wave(load_audio_bytes(data, self.cfg.sample_rate, name))

@@ -1,0 +1,62 @@
+"""The `.pth` a run leaves behind: weights plus everything needed to rebuild the model.
+
+Only tensors, strings, numbers, lists and dicts: loads with `torch.load(weights_only=True)`, so a
+model file cannot execute code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from voxage.features import FeatureConfig
+from voxage.labels import AGE_GROUPS
+from voxage.models.registry import build_model
+
+FORMAT = "voxage-model/1"
+
+
+@dataclass
+class ModelArtifact:
+    name: str
+    kwargs: dict
+    input_kind: str
+    features: FeatureConfig
+    state_dict: dict
+    classes: tuple[str, ...] = AGE_GROUPS
+    extra: dict = field(default_factory=dict)  # e.g. embedding front-end settings, training summary
+
+    def build(self) -> nn.Module:
+        model = build_model(self.name, **self.kwargs)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({
+            "format": FORMAT, "name": self.name, "kwargs": self.kwargs, "input_kind": self.input_kind,
+            "features": self.features.to_dict(), "classes": list(self.classes), "extra": self.extra,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
+        }, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> "ModelArtifact":
+        path = Path(path)
+        if path.is_dir():
+            path = path / "model.pth"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such model file")
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ValueError(f"{path}: not a voxage model file ({exc.__class__.__name__})") from None
+        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+            raise ValueError(f"{path}: not a voxage model file (format {FORMAT} expected)")
+        return cls(blob["name"], blob["kwargs"], blob["input_kind"], FeatureConfig.from_dict(blob["features"]),
+                   blob["state_dict"], tuple(blob["classes"]), blob.get("extra", {}))

@@ -1,0 +1,1 @@
+"""Training: Lightning module, data module, augmentation, and the fit loop."""

@@ -1,0 +1,74 @@
+"""Datasets that read the feature cache (never the MP3s) and the Lightning data module around them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from voxage.data.cache import FeatureCache
+from voxage.data.manifest import Row, read_manifest
+from voxage.features import FeatureConfig
+from voxage.labels import class_index
+
+PRELOAD_LIMIT_BYTES = 4 << 30  # small corpora live in RAM; big ones are read per item
+
+
+class CachedClips(Dataset):
+    def __init__(self, cache: FeatureCache, rows: list[Row], kind: str):
+        self.cache, self.rows, self.kind = cache, rows, kind
+        self.labels = torch.tensor([class_index(r.age_group) for r in rows])
+        self._data = None
+        if rows and len(rows) * cache.dtype[kind].itemsize < PRELOAD_LIMIT_BYTES:
+            self._data = np.stack([np.asarray(cache.read(r.key)[kind]) for r in rows])
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        x = self._data[i] if self._data is not None else np.asarray(self.cache.read(self.rows[i].key)[self.kind])
+        return torch.from_numpy(x.astype(np.float32)), self.labels[i]
+
+
+def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:
+    work_dir = Path(work_dir)
+    rows = read_manifest(work_dir / "manifest.tsv")
+    cfg = FeatureConfig.from_dict(json.loads((work_dir / "cache" / "config.json").read_text()))
+    return FeatureCache(work_dir / "cache", cfg), rows
+
+
+class AgeDataModule(L.LightningDataModule):
+    """Splits come from the manifest, or from explicit row lists (cross-validation folds)."""
+
+    def __init__(self, cache: FeatureCache, splits: dict[str, list[Row]], kind: str, batch_size: int = 32,
+                 num_workers: int = 0):
+        super().__init__()
+        self.cache, self.splits, self.kind = cache, splits, kind
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self._sets: dict[str, CachedClips] = {}
+
+    @classmethod
+    def from_manifest(cls, cache: FeatureCache, rows: list[Row], kind: str, **kw) -> "AgeDataModule":
+        return cls(cache, {s: [r for r in rows if r.split == s] for s in ("train", "val", "test")}, kind, **kw)
+
+    def dataset(self, split: str) -> CachedClips:
+        if split not in self._sets:
+            self._sets[split] = CachedClips(self.cache, self.splits[split], self.kind)
+        return self._sets[split]
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle,
+                          num_workers=self.num_workers, persistent_workers=self.num_workers > 0)
+
+    def train_dataloader(self):
+        return self._loader("train", True)
+
+    def val_dataloader(self):
+        return self._loader("val", False)
+
+    def test_dataloader(self):
+        return self._loader("test", False)

@@ -1,0 +1,86 @@
+"""`voxage train`: fit one model on a prepared work dir with the seed's loop, made resumable."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from voxage.data.atomic import write_json_atomic
+from voxage.data.manifest import Row
+from voxage.labels import AGE_GROUPS, class_index
+from voxage.models import build_model, model_input
+from voxage.models.artifact import ModelArtifact
+from voxage.models.registry import model_kwargs
+from voxage.training.config import TrainConfig
+from voxage.training.data import AgeDataModule, load_work_dir
+from voxage.training.module import AgeClassifier
+
+
+def inverse_frequency(rows: list[Row]) -> list[float]:
+    counts = Counter(class_index(r.age_group) for r in rows)
+    present = [counts[i] for i in range(len(AGE_GROUPS)) if counts[i]]
+    mean = sum(present) / len(present)
+    return [mean / counts[i] if counts[i] else 0.0 for i in range(len(AGE_GROUPS))]
+
+
+def _parse_devices(devices: str):
+    return int(devices) if str(devices).isdigit() else devices
+
+
+def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
+        splits: dict[str, list[Row]] | None = None) -> Path:
+    """Train, keep the best checkpoint by val_loss, and write run_dir/model.pth; returns its path."""
+    work_dir, run_dir = Path(work_dir), Path(run_dir)
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if resume and not last.is_file():
+        raise FileNotFoundError(f"{last}: nothing to resume; train without --resume first")
+    if not resume and last.is_file():
+        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose --run-dir")
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    cache, rows = load_work_dir(work_dir)
+    kind = model_input(cfg.model)
+    dm = (AgeDataModule(cache, splits, kind, cfg.batch_size, cfg.num_workers) if splits else
+          AgeDataModule.from_manifest(cache, rows, kind, batch_size=cfg.batch_size, num_workers=cfg.num_workers))
+    for split in ("train", "val"):
+        if not dm.splits[split]:
+            raise ValueError(f"{work_dir}: the {split} split is empty; prepare with more data")
+    kwargs = model_kwargs(cfg.model, cache.cfg)
+    weights = inverse_frequency(dm.splits["train"]) if cfg.class_weights else None
+    module = AgeClassifier(build_model(cfg.model, **kwargs), kind, cfg.lr, cfg.weight_decay, weights, cfg.augment)
+    write_json_atomic(run_dir / "train_config.json",
+                      {"work_dir": str(work_dir.resolve()), "train": cfg.to_dict(), "model_kwargs": kwargs})
+    checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_loss",
+                                 mode="min", save_last=True)
+    trainer = L.Trainer(
+        default_root_dir=run_dir, max_epochs=cfg.max_epochs, accelerator=cfg.accelerator,
+        devices=_parse_devices(cfg.devices), num_nodes=cfg.num_nodes, strategy=cfg.strategy,
+        callbacks=[EarlyStopping("val_loss", patience=cfg.patience, mode="min"), checkpoint],
+        logger=[TensorBoardLogger(run_dir, name="tensorboard", version=""), CSVLogger(run_dir, name="csv", version="")],
+        enable_progress_bar=cfg.progress, log_every_n_steps=1, deterministic=False,
+        enable_model_summary=cfg.progress,
+    )
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    if not trainer.is_global_zero:
+        return run_dir / "model.pth"
+    best = checkpoint.best_model_path or str(last)
+    state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    artifact = ModelArtifact(cfg.model, kwargs, kind, cache.cfg, model_state, extra={
+        "best_val_loss": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
+        "epochs": trainer.current_epoch, "train_clips": len(dm.splits["train"]),
+    })
+    artifact.save(run_dir / "model.pth")
+    return run_dir / "model.pth"
+
+
+def run_config(run_dir: Path) -> dict:
+    path = Path(run_dir) / "train_config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not a training run folder")
+    return json.loads(path.read_text())

@@ -1,0 +1,46 @@
+"""The LightningModule: loss, optimiser and augmentation around any registered model."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import nn
+
+from voxage.training.augment import augment
+
+
+class AgeClassifier(L.LightningModule):
+    def __init__(self, model: nn.Module, kind: str, lr: float = 1e-3, weight_decay: float = 1e-6,
+                 class_weights: list[float] | None = None, augment: bool = True):
+        super().__init__()
+        self.model, self.kind = model, kind
+        self.save_hyperparameters(ignore=["model"])
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.loss = nn.CrossEntropyLoss(weight=weights)
+
+    def forward(self, x):
+        return self.model(x)
+
+    def _step(self, batch, stage: str):
+        x, y = batch
+        if stage == "train" and self.hparams.augment:
+            x = augment(x, self.kind)
+        logits = self(x)
+        loss = self.loss(logits, y)
+        acc = (logits.argmax(1) == y).float().mean()
+        on_step = stage == "train"
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=not on_step)
+        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, sync_dist=not on_step)
+        return loss
+
+    def training_step(self, batch, _):
+        return self._step(batch, "train")
+
+    def validation_step(self, batch, _):
+        return self._step(batch, "val")
+
+    def test_step(self, batch, _):
+        return self._step(batch, "test")
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
