@@ -102,6 +102,12 @@ def cmd_demo_corpus(a) -> int:
     return 0
 
 
+def cmd_demo(a) -> int:
+    from voxage.demo import run_demo
+
+    return run_demo(Path(a.out), a.epochs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -159,10 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth-corpus", help="write the SYNTHETIC demo corpus in Common Voice layout")
     s.add_argument("out")
-    s.add_argument("--speakers", type=int, default=6, help="speakers per class")
-    s.add_argument("--clips", type=int, default=5, help="clips per speaker")
+    s.add_argument("--speakers", type=int, default=8, help="speakers per class")
+    s.add_argument("--clips", type=int, default=6, help="clips per speaker")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo_corpus)
+    s = sub.add_parser("demo", help="run the whole pipeline on the SYNTHETIC corpus")
+    s.add_argument("--out", default="demo-output")
+    s.add_argument("--epochs", type=int, default=20)
+    s.set_defaults(func=cmd_demo)
     return p
 
 

@@ -20,8 +20,8 @@ import soundfile as sf
 from voxage.labels import AGE_GROUPS
 
 VOWELS = np.array([[730, 1090, 2440], [270, 2290, 3010], [300, 870, 2240], [530, 1840, 2480], [570, 840, 2410]])
-F0 = {"male": [135, 122, 116, 112, 108, 118], "female": [235, 218, 206, 196, 186, 178]}
-FORMANT_SCALE = [1.14, 1.05, 1.0, 0.98, 0.96, 0.93]
+F0 = {"male": [150, 128, 116, 108, 100, 92], "female": [250, 225, 205, 190, 175, 165]}
+FORMANT_SCALE = [1.2, 1.1, 1.02, 0.96, 0.9, 0.85]
 RAW_AGES = {"sixties": ("sixties", "seventies", "eighties")}  # exercise the 60+ merge
 TSV_COLUMNS = ["client_id", "path", "sentence", "up_votes", "down_votes", "age", "gender", "accents", "variant",
                "locale", "segment"]
@@ -29,8 +29,8 @@ TSV_COLUMNS = ["client_id", "path", "sentence", "up_votes", "down_votes", "age",
 
 @dataclass(frozen=True)
 class SyntheticConfig:
-    speakers_per_class: int = 6
-    clips_per_speaker: int = 5
+    speakers_per_class: int = 8
+    clips_per_speaker: int = 6
     sample_rate: int = 32000
     min_seconds: float = 3.0
     max_seconds: float = 5.0
@@ -40,9 +40,9 @@ class SyntheticConfig:
 def synth_voice(rng: np.random.Generator, age: int, gender: str, seconds: float, sr: int) -> np.ndarray:
     n = int(seconds * sr)
     t = np.arange(n) / sr
-    f0_base = F0[gender][age] * rng.uniform(0.92, 1.08)
-    jitter, shimmer, breath = 0.004 + 0.004 * age, 0.03 + 0.03 * age, 0.01 + 0.012 * age
-    rate = 4.8 - 0.25 * age + rng.uniform(-0.3, 0.3)  # syllables per second
+    f0_base = F0[gender][age] * rng.uniform(0.96, 1.04)
+    jitter, shimmer, breath = 0.004 + 0.006 * age, 0.03 + 0.05 * age, 0.01 + 0.04 * age
+    rate = 5.5 - 0.5 * age + rng.uniform(-0.2, 0.2)  # syllables per second
     syllable = np.floor(t * rate).astype(int)
     phase_in_syl = (t * rate) % 1.0
     vowel = VOWELS[rng.integers(0, len(VOWELS), syllable.max() + 1)][syllable]

@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from voxage.data.atomic import write_json_atomic
+from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row
 from voxage.evaluation.metrics import summarize
 from voxage.evaluation.plots import plot_confusion, plot_curves
@@ -26,8 +27,10 @@ def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 64) -> tu
     return np.concatenate(probs), np.concatenate(labels)
 
 
-def evaluate_rows(artifact: ModelArtifact, cache, rows: list[Row]) -> dict:
-    probs, labels = predict_dataset(artifact.build(), CachedClips(cache, rows, artifact.input_kind))
+def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row]) -> dict:
+    cache, _ = load_work_dir(work_dir)
+    store = ensure_embeddings(work_dir, rows) if artifact.input_kind == "embed" else cache
+    probs, labels = predict_dataset(artifact.build(), CachedClips(store, rows, artifact.input_kind))
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
     return report
@@ -37,17 +40,17 @@ def evaluate_run(run_dir: Path, split: str = "test") -> dict:
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
     artifact = ModelArtifact.load(run_dir / "model.pth")
-    cache, rows = load_work_dir(Path(cfg["work_dir"]))
+    _, rows = load_work_dir(Path(cfg["work_dir"]))
     chosen = [r for r in rows if r.split == split]
     if not chosen:
         raise ValueError(f"{cfg['work_dir']}: the {split} split is empty")
-    report = {"model": artifact.name, "split": split, "run_dir": str(run_dir), **evaluate_rows(artifact, cache, chosen)}
+    report = {"model": artifact.name, "split": split, "run_dir": str(run_dir), **evaluate_rows(artifact, Path(cfg["work_dir"]), chosen)}
     write_json_atomic(run_dir / "report.json", report)
     plot_confusion(report["confusion_matrix"], run_dir / "confusion_matrix.png",
                    f"{artifact.name}: {split} speakers (balanced acc {report['balanced_accuracy']:.2f})")
-    metrics_csv = run_dir / "csv" / "metrics.csv"
-    if metrics_csv.is_file():
-        plot_curves(metrics_csv, run_dir / "training_curves.png", f"{artifact.name} training curves")
+    metrics = sorted((run_dir / "csv").glob("attempt-*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
+    if metrics:
+        plot_curves(metrics, run_dir / "training_curves.png", f"{artifact.name} training curves")
     return report
 
 

@@ -33,20 +33,21 @@ def plot_confusion(cm, path: Path, title: str = "Confusion matrix") -> None:
     plt.close(fig)
 
 
-def read_curves(metrics_csv: Path) -> dict[str, dict[int, float]]:
-    """epoch -> value for each logged metric of Lightning's CSVLogger file."""
+def read_curves(metrics_csvs: list[Path]) -> dict[str, dict[int, float]]:
+    """epoch -> value for each metric in Lightning CSVLogger files, later files (resumed runs) winning."""
     curves: dict[str, dict[int, float]] = {}
-    with open(metrics_csv, newline="") as f:
-        for row in csv.DictReader(f):
-            epoch = int(float(row["epoch"]))
-            for k, v in row.items():
-                if k not in ("epoch", "step") and v not in ("", None):
-                    curves.setdefault(k, {})[epoch] = float(v)
+    for metrics_csv in metrics_csvs:
+        with open(metrics_csv, newline="") as f:
+            for row in csv.DictReader(f):
+                epoch = int(float(row["epoch"]))
+                for k, v in row.items():
+                    if k not in ("epoch", "step") and v not in ("", None):
+                        curves.setdefault(k, {})[epoch] = float(v)
     return curves
 
 
-def plot_curves(metrics_csv: Path, path: Path, title: str = "Training curves") -> None:
-    curves = read_curves(metrics_csv)
+def plot_curves(metrics_csvs: list[Path], path: Path, title: str = "Training curves") -> None:
+    curves = read_curves(metrics_csvs)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "acc")):
         for stage in ("train", "val"):
@@ -54,6 +55,7 @@ def plot_curves(metrics_csv: Path, path: Path, title: str = "Training curves") -
             if c:
                 ax.plot(list(c), list(c.values()), marker="o", label=stage)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(metric)
         ax.legend()
         ax.grid(alpha=0.3)

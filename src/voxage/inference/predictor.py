@@ -43,8 +43,15 @@ class Predictor:
         self.model = self.artifact.build()
         self.cfg = self.artifact.features
         self.classes = self.artifact.classes
+        self._embedder = None
 
     def model_input(self, wave: np.ndarray) -> np.ndarray:
+        if self.artifact.input_kind == "embed":
+            if self._embedder is None:
+                from voxage.features.voice_embedding import VoiceEmbedder
+
+                self._embedder = VoiceEmbedder()
+            return self._embedder(wave)
         return extract(wave, self.cfg)[self.artifact.input_kind]
 
     @torch.no_grad()

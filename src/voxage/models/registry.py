@@ -5,6 +5,8 @@ from __future__ import annotations
 from torch import nn
 
 from voxage.features import FeatureConfig
+from voxage.features.voice_embedding import EMBED_DIM
+from voxage.models.embed_head import EmbedHead
 from voxage.models.resnet import ResNetStats
 from voxage.models.seed_cnn import SeedCNN
 from voxage.models.sequence import TCN, BiGRU, VanillaRNN
@@ -15,6 +17,7 @@ MODELS: dict[str, type[nn.Module]] = {
     "tcn": TCN,
     "cnn": SeedCNN,
     "resnet": ResNetStats,
+    "embed": EmbedHead,
 }
 
 
@@ -28,7 +31,7 @@ def model_kwargs(name: str, feats: FeatureConfig) -> dict:
         return {"n_mels": feats.n_mels, "num_frames": feats.num_frames}
     if model_input(name) == "wave":
         return {"frame_length": feats.frame_length}
-    return {}
+    return {"in_dim": EMBED_DIM}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:

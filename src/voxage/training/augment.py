@@ -34,9 +34,9 @@ def spec_augment(mel: torch.Tensor, freq_masks: int = 2, freq_width: int = 8, ti
 
 
 def augment(x: torch.Tensor, kind: str) -> torch.Tensor:
-    x = time_shift(x)
+    """Time shift and SpecAugment for spectrograms, time shift and gain for waveforms; embeddings as they are."""
     if kind == "mel":
-        x = spec_augment(x)
-    elif kind == "wave":
-        x = x * torch.empty(x.shape[0], 1).uniform_(0.5, 1.5)  # random gain
+        return spec_augment(time_shift(x))
+    if kind == "wave":
+        return time_shift(x) * torch.empty(x.shape[0], 1).uniform_(0.5, 1.5)
     return x

@@ -19,12 +19,14 @@ PRELOAD_LIMIT_BYTES = 4 << 30  # small corpora live in RAM; big ones are read pe
 
 
 class CachedClips(Dataset):
-    def __init__(self, cache: FeatureCache, rows: list[Row], kind: str):
-        self.cache, self.rows, self.kind = cache, rows, kind
+    """`store` is the FeatureCache (mel, wave) or the EmbeddingStore (embed): anything with read(key)[kind]."""
+
+    def __init__(self, store, rows: list[Row], kind: str):
+        self.cache, self.rows, self.kind = store, rows, kind
         self.labels = torch.tensor([class_index(r.age_group) for r in rows])
         self._data = None
-        if rows and len(rows) * cache.dtype[kind].itemsize < PRELOAD_LIMIT_BYTES:
-            self._data = np.stack([np.asarray(cache.read(r.key)[kind]) for r in rows])
+        if rows and len(rows) * np.asarray(store.read(rows[0].key)[kind]).nbytes < PRELOAD_LIMIT_BYTES:
+            self._data = np.stack([np.asarray(store.read(r.key)[kind]) for r in rows])
 
     def __len__(self):
         return len(self.rows)
@@ -44,16 +46,12 @@ def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:
 class AgeDataModule(L.LightningDataModule):
     """Splits come from the manifest, or from explicit row lists (cross-validation folds)."""
 
-    def __init__(self, cache: FeatureCache, splits: dict[str, list[Row]], kind: str, batch_size: int = 32,
+    def __init__(self, cache, splits: dict[str, list[Row]], kind: str, batch_size: int = 32,
                  num_workers: int = 0):
         super().__init__()
         self.cache, self.splits, self.kind = cache, splits, kind
         self.batch_size, self.num_workers = batch_size, num_workers
         self._sets: dict[str, CachedClips] = {}
-
-    @classmethod
-    def from_manifest(cls, cache: FeatureCache, rows: list[Row], kind: str, **kw) -> "AgeDataModule":
-        return cls(cache, {s: [r for r in rows if r.split == s] for s in ("train", "val", "test")}, kind, **kw)
 
     def dataset(self, split: str) -> CachedClips:
         if split not in self._sets:

@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from voxage.data.atomic import write_json_atomic
+from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row
 from voxage.labels import AGE_GROUPS, class_index
 from voxage.models import build_model, model_input
@@ -45,23 +46,30 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     cache, rows = load_work_dir(work_dir)
     kind = model_input(cfg.model)
-    dm = (AgeDataModule(cache, splits, kind, cfg.batch_size, cfg.num_workers) if splits else
-          AgeDataModule.from_manifest(cache, rows, kind, batch_size=cfg.batch_size, num_workers=cfg.num_workers))
+    splits = splits or {s: [r for r in rows if r.split == s] for s in ("train", "val", "test")}
+    store = ensure_embeddings(work_dir, [r for v in splits.values() for r in v], progress=cfg.progress) \
+        if kind == "embed" else cache
+    dm = AgeDataModule(store, splits, kind, cfg.batch_size, cfg.num_workers)
     for split in ("train", "val"):
         if not dm.splits[split]:
             raise ValueError(f"{work_dir}: the {split} split is empty; prepare with more data")
     kwargs = model_kwargs(cfg.model, cache.cfg)
     weights = inverse_frequency(dm.splits["train"]) if cfg.class_weights else None
-    module = AgeClassifier(build_model(cfg.model, **kwargs), kind, cfg.lr, cfg.weight_decay, weights, cfg.augment)
+    model = build_model(cfg.model, **kwargs)
+    if hasattr(model, "fit_normalization"):
+        model.fit_normalization(torch.stack([x for x, _ in dm.dataset("train")]))
+    module = AgeClassifier(model, kind, cfg.lr, cfg.weight_decay, weights, cfg.augment)
     write_json_atomic(run_dir / "train_config.json",
                       {"work_dir": str(work_dir.resolve()), "train": cfg.to_dict(), "model_kwargs": kwargs})
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_loss",
                                  mode="min", save_last=True)
+    # A resumed run logs to a fresh CSV version: Lightning would otherwise overwrite earlier epochs.
+    attempt = len(list((run_dir / "csv").glob("attempt-*")))
     trainer = L.Trainer(
         default_root_dir=run_dir, max_epochs=cfg.max_epochs, accelerator=cfg.accelerator,
         devices=_parse_devices(cfg.devices), num_nodes=cfg.num_nodes, strategy=cfg.strategy,
         callbacks=[EarlyStopping("val_loss", patience=cfg.patience, mode="min"), checkpoint],
-        logger=[TensorBoardLogger(run_dir, name="tensorboard", version=""), CSVLogger(run_dir, name="csv", version="")],
+        logger=[TensorBoardLogger(run_dir, name="tensorboard", version=""), CSVLogger(run_dir, name="csv", version=f"attempt-{attempt}")],
         enable_progress_bar=cfg.progress, log_every_n_steps=1, deterministic=False,
         enable_model_summary=cfg.progress,
     )

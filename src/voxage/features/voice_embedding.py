@@ -1,0 +1,65 @@
+"""Utterance features from a pretrained speaker encoder plus prosody, for the `embed` model.
+
+The GE2E encoder (resemblyzer; its weights ship inside the wheel, nothing is downloaded) was trained
+to tell speakers apart, and age is one of the things that makes voices differ. Prosody adds what an
+ageing voice changes most: pitch level and range, jitter, shimmer, breathiness (HNR) and formants.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+SPEAKER_DIM = 256
+PROSODY_NAMES = ("f0_mean_st", "f0_std_st", "f0_p10_st", "f0_p90_st", "voiced_fraction", "jitter_local",
+                 "shimmer_local", "hnr_db", "f1_hz", "f2_hz", "f3_hz", "duration_s")
+EMBED_DIM = SPEAKER_DIM + len(PROSODY_NAMES)
+SAMPLE_RATE = 16000
+MAX_SECONDS = 20.0  # longer uploads are judged on their first 20 s
+
+
+def prosody(wave: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """12 prosodic statistics (Praat via parselmouth); unmeasurable values are 0."""
+    import parselmouth
+    from parselmouth.praat import call
+
+    snd = parselmouth.Sound(wave.astype(np.float64), sampling_frequency=sr)
+    f0 = snd.to_pitch(pitch_floor=60, pitch_ceiling=600).selected_array["frequency"]
+    voiced = f0[f0 > 0]
+    st = 12 * np.log2(voiced / 100.0) if len(voiced) else np.zeros(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            points = call(snd, "To PointProcess (periodic, cc)", 60, 600)
+            jitter = call(points, "Get jitter (local)", 0, 0, 0.0001, 0.02, 1.3)
+            shimmer = call([snd, points], "Get shimmer (local)", 0, 0, 0.0001, 0.02, 1.3, 1.6)
+        except parselmouth.PraatError:
+            jitter = shimmer = 0.0
+        hnr = call(snd.to_harmonicity(), "Get mean", 0, 0)
+        formant = snd.to_formant_burg(max_number_of_formants=5, maximum_formant=5500)
+        times = formant.ts()
+        formants = [np.nanmedian([formant.get_value_at_time(i, t) for t in times]) if len(times) else 0.0
+                    for i in (1, 2, 3)]
+    values = [st.mean(), st.std(), np.percentile(st, 10), np.percentile(st, 90), len(voiced) / max(1, len(f0)),
+              jitter, shimmer, hnr, *formants, len(wave) / sr]
+    return np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+
+
+class VoiceEmbedder:
+    """wave (16 kHz mono) -> EMBED_DIM vector. Loads the encoder once per process."""
+
+    def __init__(self):
+        from resemblyzer import VoiceEncoder
+
+        self.encoder = VoiceEncoder(device="cpu", verbose=False)
+
+    def __call__(self, wave: np.ndarray) -> np.ndarray:
+        from resemblyzer import preprocess_wav
+
+        wave = wave[: int(MAX_SECONDS * SAMPLE_RATE)]
+        trimmed = preprocess_wav(wave, source_sr=SAMPLE_RATE)  # volume-normalised, long silences cut (VAD)
+        if len(trimmed) < SAMPLE_RATE // 2:
+            trimmed = wave
+        speaker = self.encoder.embed_utterance(trimmed.astype(np.float32))
+        return np.concatenate([speaker, prosody(wave)]).astype(np.float32)

@@ -1,0 +1,27 @@
+"""A small head on utterance embeddings (GE2E speaker vector + prosody), standardised inside the model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from voxage.features.voice_embedding import EMBED_DIM
+
+
+class EmbedHead(nn.Module):
+    input_kind = "embed"
+
+    def __init__(self, in_dim: int = EMBED_DIM, hidden: int = 128, num_classes: int = 6, dropout: float = 0.3):
+        super().__init__()
+        # Feature scaling learned from the training split and saved with the weights.
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("std", torch.ones(in_dim))
+        self.net = nn.Sequential(nn.Dropout(0.1), nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, num_classes))
+
+    def fit_normalization(self, x: torch.Tensor) -> None:
+        self.mean.copy_(x.mean(0))
+        self.std.copy_(x.std(0).clamp(min=1e-4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from voxage.data.synthetic import SyntheticConfig, make_corpus
+
+SHARED_CV = Path(__file__).resolve().parents[2] / "shared" / "data" / "cv-en-delta13"
+OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+
+
+@pytest.fixture(scope="session")
+def synthetic_corpus(tmp_path_factory) -> Path:
+    """4 synthetic speakers per class, 3 clips each, in Common Voice layout."""
+    return make_corpus(tmp_path_factory.mktemp("synthetic"), SyntheticConfig(speakers_per_class=4, clips_per_speaker=3,
+                                                                             min_seconds=1.5, max_seconds=2.5))
+
+
+@pytest.fixture(scope="session")
+def shared_cv() -> Path:
+    if not (SHARED_CV / "validated.tsv").is_file():
+        pytest.skip(f"real Common Voice slice not found at {SHARED_CV}")
+    return SHARED_CV
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT

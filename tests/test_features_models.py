@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+import torch
+
+from voxage.features import FeatureConfig, extract, fix_length
+from voxage.features.extract import mel_filterbank
+from voxage.models import MODELS, build_model, model_input
+from voxage.models.registry import model_kwargs
+
+CFG = FeatureConfig()
+
+
+def test_fix_length_pads_and_crops():
+    assert len(fix_length(np.ones(100), 80)) == 80
+    padded = fix_length(np.ones(50), 80)
+    assert len(padded) == 80 and padded[49] == 1 and padded[50] == 0
+
+
+def test_log_mel_puts_a_tone_in_the_right_band():
+    t = np.arange(CFG.num_samples) / CFG.sample_rate
+    feats = extract(np.sin(2 * np.pi * 1000 * t).astype(np.float32), CFG)
+    assert feats["mel"].shape == (CFG.n_mels, CFG.num_frames)
+    assert feats["wave"].shape == (CFG.num_samples,)
+    centres = (mel_filterbank(CFG.sample_rate, CFG.n_fft, CFG.n_mels, CFG.fmin, CFG.fmax)
+               * np.linspace(0, CFG.sample_rate / 2, CFG.n_fft // 2 + 1)).sum(1)
+    centres /= mel_filterbank(CFG.sample_rate, CFG.n_fft, CFG.n_mels, CFG.fmin, CFG.fmax).sum(1)
+    peak = feats["mel"].mean(1).argmax()
+    assert abs(centres[peak] - 1000) < 100
+
+
+@pytest.mark.parametrize("name", [m for m in MODELS if model_input(m) in ("mel", "wave")])
+def test_every_model_gives_six_logits(name):
+    model = build_model(name, **model_kwargs(name, CFG)).eval()
+    shape = (2, CFG.n_mels, CFG.num_frames) if model_input(name) == "mel" else (2, CFG.num_samples)
+    assert model(torch.randn(shape)).shape == (2, 6)
+
+
+def test_seed_cnn_follows_the_seed_spec():
+    convs = [m for m in build_model("cnn", **model_kwargs("cnn", CFG)).features if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride) for c in convs] == [((3, 3), (2, 2)), ((5, 5), (1, 1)), ((2, 2), (1, 1))]

@@ -1,0 +1,15 @@
+import numpy as np
+import pytest
+
+from voxage.evaluation.metrics import summarize
+
+
+def test_metrics_on_a_known_confusion():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 5, 5])
+    y_pred = np.array([0, 0, 1, 2, 1, 1, 4, 0])
+    m = summarize(y_true, y_pred)
+    assert m["accuracy"] == pytest.approx(4 / 8)
+    assert m["balanced_accuracy"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)  # only classes present count
+    assert m["off_by_one_accuracy"] == pytest.approx(6 / 8)
+    assert m["per_class"]["teens"]["precision"] == pytest.approx(2 / 3)
+    assert m["confusion_matrix"][5][4] == 1

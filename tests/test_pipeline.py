@@ -1,0 +1,77 @@
+"""The whole pipeline through the real CLI on the synthetic corpus: prepare, train, resume, evaluate, predict."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from voxage.cli import main
+from voxage.data.manifest import read_manifest
+
+
+@pytest.fixture(scope="module")
+def work_dir(synthetic_corpus, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("work")
+    assert main(["prepare", str(synthetic_corpus), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    return out
+
+
+def test_prepare_writes_report_and_disjoint_splits(work_dir):
+    report = json.loads((work_dir / "cleaning_report.json").read_text())
+    assert report["dropped_metadata"] == {"missing_file": 1, "no_age": 1}
+    assert report["usable"]["clips"] == 72
+    rows = read_manifest(work_dir / "manifest.tsv")
+    by_speaker = {}
+    for r in rows:
+        by_speaker.setdefault(r.speaker, set()).add(r.split)
+    assert all(len(s) == 1 for s in by_speaker.values())
+
+
+def test_train_resume_evaluate_predict(work_dir, synthetic_corpus, capsys):
+    run = work_dir / "runs" / "cnn"
+    assert main(["train", str(work_dir), "--model", "cnn", "--epochs", "1", "--quiet"]) == 0
+    first = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert main(["train", str(work_dir), "--model", "cnn", "--epochs", "1", "--quiet"]) == 2  # would clobber
+    assert main(["train", str(work_dir), "--model", "cnn", "--epochs", "3", "--resume", "--quiet"]) == 0
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 3 * first["global_step"]
+    from voxage.evaluation.plots import read_curves
+
+    resumed = read_curves([run / "csv" / "attempt-1" / "metrics.csv"])
+    assert sorted(resumed["val_loss"]) == [1, 2]  # continued after epoch 0, not restarted
+    curves = read_curves(sorted((run / "csv").glob("attempt-*/metrics.csv")))
+    assert sorted(curves["val_loss"]) == [0, 1, 2]  # the first attempt's epoch survives the resume
+    assert list((run / "tensorboard").glob("events.out.tfevents*"))
+    blob = torch.load(run / "model.pth", weights_only=True)
+    assert blob["name"] == "cnn" and "state_dict" in blob
+
+    assert main(["evaluate", str(run)]) == 0
+    report = json.loads((run / "report.json").read_text())
+    for key in ("accuracy", "balanced_accuracy", "macro_f1", "off_by_one_accuracy", "loss", "per_class",
+                "confusion_matrix"):
+        assert key in report
+    assert sum(map(sum, report["confusion_matrix"])) == report["n"] > 0
+    assert (run / "confusion_matrix.png").stat().st_size > 1000
+    assert (run / "training_curves.png").stat().st_size > 1000
+
+    clip = next((synthetic_corpus / "clips").glob("*.mp3"))
+    capsys.readouterr()
+    assert main(["predict", str(run / "model.pth"), str(clip), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip())
+    assert out["path"] == str(clip) and out["age_group"] in out["probabilities"]
+    assert abs(sum(out["probabilities"].values()) - 1) < 1e-6 and len(out["probabilities"]) == 6
+    assert main(["predict", "--model", str(run), str(clip)]) == 0
+    assert "the model thinks you are in your" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", ["rnn", "bigru", "tcn", "resnet"])
+def test_other_models_train(work_dir, model):
+    assert main(["train", str(work_dir), "--model", model, "--epochs", "1", "--quiet"]) == 0
+    assert (work_dir / "runs" / model / "model.pth").is_file()
+
+
+def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):
+    assert main(["prepare", str(tmp_path / "nope"), "--out", str(tmp_path / "w")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path)]) == 2
