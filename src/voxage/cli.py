@@ -41,7 +41,7 @@ def cmd_train(a) -> int:
     from voxage.training.fit import fit
 
     cfg = TrainConfig(model=a.model, max_epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
-                      weight_decay=a.weight_decay, patience=a.patience, augment=not a.no_augment, seed=a.seed,
+                      weight_decay=a.weight_decay, patience=a.patience, augment=not a.no_augment, weighting=a.weighting, seed=a.seed,
                       num_workers=a.num_workers, accelerator=a.accelerator, devices=a.devices,
                       num_nodes=a.num_nodes, strategy=a.strategy, progress=not a.quiet)
     run_dir = Path(a.run_dir) if a.run_dir else Path(a.work_dir) / "runs" / a.model
@@ -102,6 +102,18 @@ def cmd_demo_corpus(a) -> int:
     return 0
 
 
+def cmd_crossval(a) -> int:
+    from voxage.evaluation.crossval import crossval, format_table
+    from voxage.training.config import TrainConfig
+
+    cfg = TrainConfig(max_epochs=a.epochs, patience=a.patience, progress=False, weighting=a.weighting)
+    out = Path(a.out) if a.out else Path(a.work_dir) / "crossval"
+    summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seed)
+    print(format_table(summary))
+    print(f"\nreport: {out / f'crossval-{a.split}.json'}  plot: {out / f'recall-{a.split}.png'}")
+    return 0
+
+
 def cmd_demo(a) -> int:
     from voxage.demo import run_demo
 
@@ -143,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--weight-decay", type=float, default=1e-6)
     s.add_argument("--patience", type=int, default=4)
     s.add_argument("--no-augment", action="store_true")
+    s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker",
+                   help="loss weights: each speaker once and classes equal (default), classes equal, or none")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     s.add_argument("--accelerator", default="auto")
@@ -169,6 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clips", type=int, default=6, help="clips per speaker")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo_corpus)
+    s = sub.add_parser("crossval", help="speaker-grouped k-fold comparison of models")
+    s.add_argument("work_dir")
+    s.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    s.add_argument("--folds", type=int, default=5)
+    s.add_argument("--split", choices=["speaker", "random"], default="speaker",
+                   help="speaker: folds share no speaker (honest); random: per clip, as the seed (leaky)")
+    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--patience", type=int, default=4)
+    s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", help="default: WORK_DIR/crossval")
+    s.set_defaults(func=cmd_crossval)
+
     s = sub.add_parser("demo", help="run the whole pipeline on the SYNTHETIC corpus")
     s.add_argument("--out", default="demo-output")
     s.add_argument("--epochs", type=int, default=20)

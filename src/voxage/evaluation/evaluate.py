@@ -21,18 +21,20 @@ from voxage.training.fit import run_config
 @torch.no_grad()
 def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     probs, labels = [], []
-    for x, y in DataLoader(dataset, batch_size=batch_size):
+    for x, y, _ in DataLoader(dataset, batch_size=batch_size):
         probs.append(torch.softmax(model(x), dim=1).numpy())
         labels.append(y.numpy())
     return np.concatenate(probs), np.concatenate(labels)
 
 
-def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row]) -> dict:
+def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with_probs: bool = False) -> dict:
     cache, _ = load_work_dir(work_dir)
     store = ensure_embeddings(work_dir, rows) if artifact.input_kind == "embed" else cache
     probs, labels = predict_dataset(artifact.build(), CachedClips(store, rows, artifact.input_kind))
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
+    if with_probs:  # for pooling folds
+        report["labels"], report["probs"] = labels.tolist(), probs.tolist()
     return report
 
 

@@ -11,13 +11,15 @@ from voxage.features.voice_embedding import EMBED_DIM
 class EmbedHead(nn.Module):
     input_kind = "embed"
 
-    def __init__(self, in_dim: int = EMBED_DIM, hidden: int = 128, num_classes: int = 6, dropout: float = 0.3):
+    def __init__(self, in_dim: int = EMBED_DIM, hidden: int = 0, num_classes: int = 6, dropout: float = 0.5):
         super().__init__()
         # Feature scaling learned from the training split and saved with the weights.
         self.register_buffer("mean", torch.zeros(in_dim))
         self.register_buffer("std", torch.ones(in_dim))
-        self.net = nn.Sequential(nn.Dropout(0.1), nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(hidden, num_classes))
+        # hidden=0: a linear (multinomial logistic) head, which generalised best to unseen speakers.
+        self.net = (nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, num_classes)) if hidden == 0 else
+                    nn.Sequential(nn.Dropout(0.1), nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
+                                  nn.Linear(hidden, num_classes)))
 
     def fit_normalization(self, x: torch.Tensor) -> None:
         self.mean.copy_(x.mean(0))

@@ -14,7 +14,7 @@ class TrainConfig:
     weight_decay: float = 1e-6
     patience: int = 4  # EarlyStopping on val_loss, as the seed
     augment: bool = True
-    class_weights: bool = True  # inverse-frequency loss weights; all ones on a balanced split
+    weighting: str = "speaker"  # loss weights: speaker (each speaker once, classes equal) | class | none
     seed: int = 0
     num_workers: int = 0
     accelerator: str = "auto"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import lightning as L
@@ -18,12 +19,29 @@ from voxage.labels import class_index
 PRELOAD_LIMIT_BYTES = 4 << 30  # small corpora live in RAM; big ones are read per item
 
 
+def sample_weights(rows: list[Row], weighting: str) -> torch.Tensor:
+    """Loss weight per clip. 'speaker': every speaker counts once and every class equally, so one
+    speaker with 193 clips cannot teach the model that voice = fifties; 'class': classes equal; 'none'."""
+    if weighting not in ("speaker", "class", "none"):
+        raise ValueError(f"unknown weighting {weighting!r}")
+    if not rows or weighting == "none":
+        return torch.ones(len(rows))
+    per_speaker = Counter(r.speaker for r in rows)
+    w = [1.0 / per_speaker[r.speaker] if weighting == "speaker" else 1.0 for r in rows]
+    class_total = Counter()
+    for r, wi in zip(rows, w):
+        class_total[r.age_group] += wi
+    w = [wi / class_total[r.age_group] for r, wi in zip(rows, w)]
+    return torch.tensor(w, dtype=torch.float32) * len(rows) / sum(w)
+
+
 class CachedClips(Dataset):
     """`store` is the FeatureCache (mel, wave) or the EmbeddingStore (embed): anything with read(key)[kind]."""
 
-    def __init__(self, store, rows: list[Row], kind: str):
+    def __init__(self, store, rows: list[Row], kind: str, weighting: str = "speaker"):
         self.cache, self.rows, self.kind = store, rows, kind
         self.labels = torch.tensor([class_index(r.age_group) for r in rows])
+        self.weights = sample_weights(rows, weighting)
         self._data = None
         if rows and len(rows) * np.asarray(store.read(rows[0].key)[kind]).nbytes < PRELOAD_LIMIT_BYTES:
             self._data = np.stack([np.asarray(store.read(r.key)[kind]) for r in rows])
@@ -33,7 +51,7 @@ class CachedClips(Dataset):
 
     def __getitem__(self, i):
         x = self._data[i] if self._data is not None else np.asarray(self.cache.read(self.rows[i].key)[self.kind])
-        return torch.from_numpy(x.astype(np.float32)), self.labels[i]
+        return torch.from_numpy(x.astype(np.float32)), self.labels[i], self.weights[i]
 
 
 def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:
@@ -47,15 +65,15 @@ class AgeDataModule(L.LightningDataModule):
     """Splits come from the manifest, or from explicit row lists (cross-validation folds)."""
 
     def __init__(self, cache, splits: dict[str, list[Row]], kind: str, batch_size: int = 32,
-                 num_workers: int = 0):
+                 num_workers: int = 0, weighting: str = "speaker"):
         super().__init__()
-        self.cache, self.splits, self.kind = cache, splits, kind
+        self.cache, self.splits, self.kind, self.weighting = cache, splits, kind, weighting
         self.batch_size, self.num_workers = batch_size, num_workers
         self._sets: dict[str, CachedClips] = {}
 
     def dataset(self, split: str) -> CachedClips:
         if split not in self._sets:
-            self._sets[split] = CachedClips(self.cache, self.splits[split], self.kind)
+            self._sets[split] = CachedClips(self.cache, self.splits[split], self.kind, self.weighting)
         return self._sets[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

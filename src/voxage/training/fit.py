@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 import lightning as L
@@ -14,20 +13,12 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from voxage.data.atomic import write_json_atomic
 from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row
-from voxage.labels import AGE_GROUPS, class_index
 from voxage.models import build_model, model_input
 from voxage.models.artifact import ModelArtifact
 from voxage.models.registry import model_kwargs
 from voxage.training.config import TrainConfig
 from voxage.training.data import AgeDataModule, load_work_dir
 from voxage.training.module import AgeClassifier
-
-
-def inverse_frequency(rows: list[Row]) -> list[float]:
-    counts = Counter(class_index(r.age_group) for r in rows)
-    present = [counts[i] for i in range(len(AGE_GROUPS)) if counts[i]]
-    mean = sum(present) / len(present)
-    return [mean / counts[i] if counts[i] else 0.0 for i in range(len(AGE_GROUPS))]
 
 
 def _parse_devices(devices: str):
@@ -49,16 +40,15 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     splits = splits or {s: [r for r in rows if r.split == s] for s in ("train", "val", "test")}
     store = ensure_embeddings(work_dir, [r for v in splits.values() for r in v], progress=cfg.progress) \
         if kind == "embed" else cache
-    dm = AgeDataModule(store, splits, kind, cfg.batch_size, cfg.num_workers)
+    dm = AgeDataModule(store, splits, kind, cfg.batch_size, cfg.num_workers, cfg.weighting)
     for split in ("train", "val"):
         if not dm.splits[split]:
             raise ValueError(f"{work_dir}: the {split} split is empty; prepare with more data")
     kwargs = model_kwargs(cfg.model, cache.cfg)
-    weights = inverse_frequency(dm.splits["train"]) if cfg.class_weights else None
     model = build_model(cfg.model, **kwargs)
     if hasattr(model, "fit_normalization"):
-        model.fit_normalization(torch.stack([x for x, _ in dm.dataset("train")]))
-    module = AgeClassifier(model, kind, cfg.lr, cfg.weight_decay, weights, cfg.augment)
+        model.fit_normalization(torch.stack([item[0] for item in dm.dataset("train")]))
+    module = AgeClassifier(model, kind, cfg.lr, cfg.weight_decay, cfg.augment)
     write_json_atomic(run_dir / "train_config.json",
                       {"work_dir": str(work_dir.resolve()), "train": cfg.to_dict(), "model_kwargs": kwargs})
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_loss",

@@ -11,22 +11,21 @@ from voxage.training.augment import augment
 
 class AgeClassifier(L.LightningModule):
     def __init__(self, model: nn.Module, kind: str, lr: float = 1e-3, weight_decay: float = 1e-6,
-                 class_weights: list[float] | None = None, augment: bool = True):
+                 augment: bool = True):
         super().__init__()
         self.model, self.kind = model, kind
         self.save_hyperparameters(ignore=["model"])
-        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.loss = nn.CrossEntropyLoss(weight=weights)
+        self.loss = nn.CrossEntropyLoss(reduction="none")
 
     def forward(self, x):
         return self.model(x)
 
     def _step(self, batch, stage: str):
-        x, y = batch
+        x, y, w = batch
         if stage == "train" and self.hparams.augment:
             x = augment(x, self.kind)
         logits = self(x)
-        loss = self.loss(logits, y)
+        loss = (self.loss(logits, y) * w).sum() / w.sum()
         acc = (logits.argmax(1) == y).float().mean()
         on_step = stage == "train"
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=not on_step)
