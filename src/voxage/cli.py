@@ -114,6 +114,28 @@ def cmd_crossval(a) -> int:
     return 0
 
 
+def cmd_serve(a) -> int:
+    import uvicorn
+
+    from voxage.serving.app import create_app
+
+    app = create_app(a.model, int(a.max_upload_mb * 1024 * 1024))
+    print(f"voxage serving on http://{a.host}:{a.port}/  (API docs: /docs)")
+    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    return 0
+
+
+def cmd_recommend(a) -> int:
+    from voxage.inference import Predictor
+    from voxage.serving.recommend import recommend
+
+    group = a.age_group or Predictor(a.model).predict_file(a.audio).age_group
+    print(f"suggestions for the {display_name(group)} group:")
+    for t in recommend(group, a.limit):
+        print(f"  {t['title']} ({t['year']}, {t['rating']})")
+    return 0
+
+
 def cmd_demo(a) -> int:
     from voxage.demo import run_demo
 
@@ -196,6 +218,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="default: WORK_DIR/crossval")
     s.set_defaults(func=cmd_crossval)
 
+    s = sub.add_parser("serve", help="HTTP API and the recording page")
+    s.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--model", help="model file (default: the bundled model)")
+    s.add_argument("--max-upload-mb", type=float, default=5.0)
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("recommend", help="movie suggestions for the age group heard in AUDIO")
+    s.add_argument("audio", nargs="?")
+    s.add_argument("--age-group", help="skip the model and use this group")
+    s.add_argument("--model")
+    s.add_argument("--limit", type=int, default=5)
+    s.set_defaults(func=cmd_recommend)
+
     s = sub.add_parser("demo", help="run the whole pipeline on the SYNTHETIC corpus")
     s.add_argument("--out", default="demo-output")
     s.add_argument("--epochs", type=int, default=20)
@@ -204,7 +240,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "recommend" and not (args.audio or args.age_group):
+        parser.error("recommend needs AUDIO or --age-group")
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, OSError) as err:

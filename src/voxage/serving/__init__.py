@@ -1,0 +1,1 @@
+"""Serving: REST API, the recording page, and age-aware recommendations."""

@@ -1,0 +1,120 @@
+"""The REST API over a real uvicorn server on loopback, and the recording page in headless Chromium."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+
+from voxage.cli import main
+from voxage.labels import AGE_GROUPS
+from voxage.serving.recommend import RATING_ORDER, recommend
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def small_model(synthetic_corpus, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("serve-work")
+    assert main(["prepare", str(synthetic_corpus), "--out", str(work), "--quiet", "--workers", "1"]) == 0
+    assert main(["train", str(work), "--model", "cnn", "--epochs", "1", "--quiet"]) == 0
+    return work / "runs" / "cnn" / "model.pth"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(small_model):
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--model", str(small_model), "--port", str(port),
+                             "--max-upload-mb", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(proc.stdout.read().decode())
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_health_and_openapi(server):
+    assert httpx.get(f"{server}/health").json()["status"] == "ok"
+    schema = httpx.get(f"{server}/openapi.json").json()
+    assert "/api/predict" in schema["paths"] and "/api/recommend" in schema["paths"]
+
+
+@pytest.mark.parametrize("fmt,name", [("MP3", "clip.mp3"), ("WAV", "clip.wav"), ("FLAC", "clip.flac"),
+                                      ("OGG", "clip.ogg")])
+def test_predict_formats(server, synthetic_corpus, tmp_path, fmt, name):
+    wave, rate = sf.read(next((synthetic_corpus / "clips").glob("*.mp3")), dtype="float32")
+    sf.write(tmp_path / name, wave, rate, format=fmt)
+    r = httpx.post(f"{server}/api/predict", files={"audio": (name, (tmp_path / name).read_bytes())}, timeout=30)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body["probabilities"]) == set(AGE_GROUPS) and body["age_group"] in AGE_GROUPS
+    assert abs(sum(body["probabilities"].values()) - 1) < 1e-6 and body["duration_s"] > 1
+
+
+def test_bad_uploads_get_4xx_with_a_message(server):
+    junk = httpx.post(f"{server}/api/predict", files={"audio": ("x.mp3", b"not audio" * 50)})
+    assert junk.status_code == 415 and "cannot decode" in junk.json()["detail"]
+    big = httpx.post(f"{server}/api/predict", files={"audio": ("big.wav", b"0" * (2 << 20))})
+    assert big.status_code == 413
+    assert httpx.post(f"{server}/api/predict").status_code == 422
+    assert httpx.get(f"{server}/api/recommend", params={"age_group": "toddlers"}).status_code == 422
+
+
+def test_recommendations_respect_ratings(server):
+    body = httpx.get(f"{server}/api/recommend", params={"age_group": "teens"}).json()
+    assert body["titles"] and all(RATING_ORDER.index(t["rating"]) <= RATING_ORDER.index("PG-13")
+                                  for t in body["titles"])
+    for group in AGE_GROUPS:
+        assert all(group in t["audience"] for t in recommend(group))
+
+
+def _speech_wav(path: Path, synthetic_corpus: Path) -> Path:
+    """A real clip, repeated to 10 s, as Chromium's fake microphone input (16-bit WAV)."""
+    wave, rate = sf.read(next((synthetic_corpus / "clips").glob("*.mp3")), dtype="float32")
+    sf.write(path, np.tile(wave, int(np.ceil(10 * rate / len(wave))))[: 10 * rate], rate, subtype="PCM_16")
+    return path
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (.ci/run installs it)")
+def test_browser_records_microphone_and_shows_prediction(server, synthetic_corpus, tmp_path, output_dir):
+    from playwright.sync_api import sync_playwright
+
+    mic = _speech_wav(tmp_path / "mic.wav", synthetic_corpus)
+    args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream", f"--use-file-for-fake-audio-capture={mic}"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
+        page = browser.new_page()
+        page.goto(server + "/")
+        page.click("#record")
+        page.wait_for_timeout(3000)
+        page.click("#stop")
+        page.wait_for_selector("#recommendations li", timeout=30000)
+        assert page.inner_text("#age-group").split()[0].lower() in AGE_GROUPS
+        assert len(page.query_selector_all("#bars .bar")) == 6
+        assert "Judged" in page.inner_text("#status")
+        page.screenshot(path=str(output_dir / "browser-prediction.png"), full_page=True)
+        browser.close()
+    assert (output_dir / "browser-prediction.png").stat().st_size > 5000
