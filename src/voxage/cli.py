@@ -28,11 +28,19 @@ def cmd_prepare(a) -> int:
 
     cfg = PrepareConfig(
         source=a.source, out=a.out, audio_dir=a.audio_dir, include_invalidated=a.include_invalidated,
-        workers=a.workers, limit=a.limit, decode=DecodePolicy(min_seconds=a.min_seconds),
+        workers=a.workers, limit=a.limit, shard=a.shard, decode=DecodePolicy(min_seconds=a.min_seconds),
         split=SplitConfig(method=a.split, balance=a.balance, max_clips_per_speaker=a.max_per_speaker,
                           val_fraction=a.val_fraction, test_fraction=a.test_fraction, seed=a.seed),
     )
     prepare(cfg, progress=not a.quiet)
+    return 0
+
+
+def cmd_merge(a) -> int:
+    from voxage.data.prepare import merge_caches
+
+    merge_caches(Path(a.work_dir), [Path(s) for s in a.shards])
+    print(f"now run: voxage prepare SOURCE --out {a.work_dir}   (decodes nothing already merged)")
     return 0
 
 
@@ -46,7 +54,8 @@ def cmd_train(a) -> int:
                       num_nodes=a.num_nodes, strategy=a.strategy, progress=not a.quiet)
     run_dir = Path(a.run_dir) if a.run_dir else Path(a.work_dir) / "runs" / a.model
     path = fit(Path(a.work_dir), run_dir, cfg, resume=a.resume)
-    print(f"model saved: {path}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
+    if path:
+        print(f"model saved: {path}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
     return 0
 
 
@@ -136,6 +145,16 @@ def cmd_recommend(a) -> int:
     return 0
 
 
+def cmd_export(a) -> int:
+    from voxage.inference.predictor import default_model_path
+    from voxage.models.artifact import ModelArtifact
+    from voxage.models.onnx_export import export_onnx
+
+    out = export_onnx(ModelArtifact.load(Path(a.model) if a.model else default_model_path()), Path(a.onnx))
+    print(f"ONNX model written: {out}")
+    return 0
+
+
 def cmd_demo(a) -> int:
     from voxage.demo import run_demo
 
@@ -161,8 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--val-fraction", type=float, default=0.1)
     s.add_argument("--test-fraction", type=float, default=0.1)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--shard", type=_shard, metavar="I/N", help="decode only shard I of N (cluster job arrays)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_prepare)
+
+    s = sub.add_parser("merge", help="gather the caches of `prepare --shard` runs into one work dir")
+    s.add_argument("work_dir")
+    s.add_argument("shards", nargs="+", help="work dirs of the shard runs")
+    s.set_defaults(func=cmd_merge)
 
     from voxage.models import MODELS
 
@@ -231,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model")
     s.add_argument("--limit", type=int, default=5)
     s.set_defaults(func=cmd_recommend)
+
+    s = sub.add_parser("export", help="export a model to ONNX (predict/serve accept the .onnx file)")
+    s.add_argument("model", nargs="?", help="model .pth or run dir (default: the bundled model)")
+    s.add_argument("--onnx", required=True, help="output path, e.g. model.onnx")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("demo", help="run the whole pipeline on the SYNTHETIC corpus")
     s.add_argument("--out", default="demo-output")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,9 +26,37 @@ class PrepareConfig:
     include_invalidated: bool = False
     workers: int = 1
     limit: int | None = None  # first N clips only: quick looks at a big release
+    shard: tuple[int, int] | None = None  # (i, n): decode only shard i of n, for cluster job arrays
     features: FeatureConfig = field(default_factory=FeatureConfig)
     decode: DecodePolicy = field(default_factory=DecodePolicy)
     split: SplitConfig = field(default_factory=SplitConfig)
+
+
+def in_shard(key: str, i: int, n: int) -> bool:
+    """Stable across machines and Python runs (unlike hash())."""
+    return int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) % n == i
+
+
+def merge_caches(out: Path, shard_dirs: list[Path], echo=print) -> int:
+    """Move the cache entries of shard work dirs into OUT's cache; entries already there are kept."""
+    target = Path(out) / "cache"
+    moved = 0
+    for shard in shard_dirs:
+        src = Path(shard) / "cache"
+        config = src / "config.json"
+        if not config.is_file():
+            raise FileNotFoundError(f"{shard}: no cache/config.json; not a prepared shard")
+        FeatureCache(target, FeatureConfig.from_dict(json.loads(config.read_text())))  # refuses a mismatch
+        for entry in (src / "entries").rglob("*"):
+            if entry.is_file() and entry.suffix in (".npy", ".fail"):
+                dest = target / entry.relative_to(src)
+                if not dest.exists():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(entry, dest.with_name(dest.name + ".tmp"))
+                    dest.with_name(dest.name + ".tmp").replace(dest)
+                    moved += 1
+    echo(f"merged {moved} entries into {target}")
+    return moved
 
 
 def prepare(cfg: PrepareConfig, progress: bool = True, echo=print) -> dict:
@@ -38,6 +68,14 @@ def prepare(cfg: PrepareConfig, progress: bool = True, echo=print) -> dict:
         clips = clips[: cfg.limit]
     echo(f"{len(clips)} labelled clips found in {cfg.source}")
     cache = FeatureCache(out / "cache", cfg.features)
+    if cfg.shard is not None:
+        i, n = cfg.shard
+        mine = [c for c in clips if in_shard(c.key, i, n)]
+        statuses = build_cache(cache, mine, cfg.decode, workers=cfg.workers, progress=progress)
+        ok = sum(s == "ok" for s in statuses.values())
+        echo(f"shard {i}/{n}: {len(mine)} clips, {ok} cached, {len(mine) - ok} dropped. When all shards are done, "
+             f"run `voxage merge` (separate disks) and then `voxage prepare` without --shard to split and report.")
+        return {"shard": [i, n], "clips": len(mine), "cached": ok}
     statuses = build_cache(cache, clips, cfg.decode, workers=cfg.workers, progress=progress)
     decode_drops = Counter(s for s in statuses.values() if s != "ok")
     ok = [c for c in clips if statuses[c.key] == "ok"]

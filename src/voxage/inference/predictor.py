@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from voxage.audio import AudioError, load_audio, load_audio_bytes
-from voxage.features import extract
+from voxage.features import FeatureConfig, extract
 from voxage.models.artifact import ModelArtifact
 
 MIN_SECONDS = 0.5
@@ -39,8 +39,16 @@ class Predictor:
         path = Path(model_path) if model_path else default_model_path()
         if model_path is None and not path.is_file():
             raise FileNotFoundError("no bundled default model in this install; pass a model file")
-        self.artifact = ModelArtifact.load(path)
-        self.model = self.artifact.build()
+        if path.suffix == ".onnx":
+            from voxage.models.onnx_export import OnnxModel
+
+            self.model = OnnxModel(path)
+            m = self.model.meta
+            self.artifact = ModelArtifact(m["name"], m["kwargs"], m["input_kind"],
+                                          FeatureConfig.from_dict(m["features"]), {}, tuple(m["classes"]))
+        else:
+            self.artifact = ModelArtifact.load(path)
+            self.model = self.artifact.build()
         self.cfg = self.artifact.features
         self.classes = self.artifact.classes
         self._embedder = None

@@ -23,7 +23,7 @@ class ResBlock(nn.Module):
 class ResNetStats(nn.Module):
     input_kind = "mel"
 
-    def __init__(self, n_mels: int = 64, num_frames: int = 313, num_classes: int = 6, width: int = 16,
+    def __init__(self, n_mels: int = 64, num_frames: int = 313, num_classes: int = 6, width: int = 8,
                  dropout: float = 0.3):
         super().__init__()
         w = width

@@ -26,8 +26,9 @@ def _parse_devices(devices: str):
 
 
 def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
-        splits: dict[str, list[Row]] | None = None) -> Path:
-    """Train, keep the best checkpoint by val_loss, and write run_dir/model.pth; returns its path."""
+        splits: dict[str, list[Row]] | None = None) -> Path | None:
+    """Train, keep the best checkpoint by val_loss, and write run_dir/model.pth; returns its path
+    (None in the non-zero ranks of a multi-process run, which save nothing)."""
     work_dir, run_dir = Path(work_dir), Path(run_dir)
     last = run_dir / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():
@@ -65,7 +66,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     )
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     if not trainer.is_global_zero:
-        return run_dir / "model.pth"
+        return None
     best = checkpoint.best_model_path or str(last)
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}

@@ -27,9 +27,8 @@ class AgeClassifier(L.LightningModule):
         logits = self(x)
         loss = (self.loss(logits, y) * w).sum() / w.sum()
         acc = (logits.argmax(1) == y).float().mean()
-        on_step = stage == "train"
-        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=not on_step)
-        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, sync_dist=not on_step)
+        self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
 
     def training_step(self, batch, _):
