@@ -118,3 +118,20 @@ def test_browser_records_microphone_and_shows_prediction(server, synthetic_corpu
         page.screenshot(path=str(output_dir / "browser-prediction.png"), full_page=True)
         browser.close()
     assert (output_dir / "browser-prediction.png").stat().st_size > 5000
+
+
+def test_bounded_load_on_loopback(server, synthetic_corpus, output_dir):
+    from voxage.serving.loadtest import run_load
+
+    clip = next((synthetic_corpus / "clips").glob("*.mp3")).read_bytes()
+    stats = run_load(server, clip, requests=200, concurrency=8)
+    print("load test:", stats)
+    (output_dir / "load-test.json").write_text(__import__("json").dumps(stats, indent=2))
+    assert stats["errors"] == 0 and stats["requests"] == 200
+    assert stats["p50_ms"] <= stats["p95_ms"] <= stats["p99_ms"]
+
+
+def test_server_binds_loopback_by_default():
+    from voxage.cli import build_parser
+
+    assert build_parser().parse_args(["serve"]).host == "127.0.0.1"

@@ -18,9 +18,11 @@ class AudioError(ValueError):
         self.reason = reason
 
 
-def _decode(source, name: str) -> tuple[np.ndarray, int]:
+def _decode(source, name: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
     try:
-        data, rate = sf.read(source, dtype="float32", always_2d=True)
+        with sf.SoundFile(source) as f:
+            frames = -1 if max_seconds is None else int(max_seconds * f.samplerate)
+            data, rate = f.read(frames, dtype="float32", always_2d=True), f.samplerate
     except Exception as exc:  # soundfile raises several types for broken input
         raise AudioError("undecodable", f"{name}: cannot decode audio ({exc})") from None
     if data.size == 0 or rate <= 0:
@@ -36,20 +38,22 @@ def _finish(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndar
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000) -> np.ndarray:
-    """Mono float32 samples in [-1, 1] at `sample_rate`; raises AudioError for unusable files."""
+def load_audio(path: str | Path, sample_rate: int = 16000, max_seconds: float | None = None) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] at `sample_rate`, at most `max_seconds` of them (an hour-long
+    upload is not read whole); raises AudioError for unusable files."""
     path = Path(path)
     if not path.is_file():
         raise AudioError("missing", f"{path}: file not found")
     if path.stat().st_size == 0:
         raise AudioError("empty", f"{path}: file is empty")
-    mono, rate = _decode(str(path), str(path))
+    mono, rate = _decode(str(path), str(path), max_seconds)
     return _finish(mono, rate, sample_rate, str(path))
 
 
-def load_audio_bytes(data: bytes, sample_rate: int = 16000, name: str = "upload") -> np.ndarray:
+def load_audio_bytes(data: bytes, sample_rate: int = 16000, name: str = "upload",
+                     max_seconds: float | None = None) -> np.ndarray:
     """Same as load_audio for an in-memory file (uploads)."""
     if not data:
         raise AudioError("empty", f"{name}: file is empty")
-    mono, rate = _decode(io.BytesIO(data), name)
+    mono, rate = _decode(io.BytesIO(data), name, max_seconds)
     return _finish(mono, rate, sample_rate, name)

@@ -27,6 +27,7 @@ from voxage.features import FeatureConfig, extract
 @dataclass(frozen=True)
 class DecodePolicy:
     min_seconds: float = 1.0
+    max_seconds: float = 60.0  # Common Voice clips are under 15 s; anything far longer is not a clip
     silence_rms: float = 1e-4  # below this the clip holds no usable voice
 
 
@@ -85,8 +86,10 @@ class FeatureCache:
     def process(self, clip: Clip, policy: DecodePolicy) -> tuple[str, str, float]:
         """Decode one clip and store its entry or failure; returns (key, status, seconds)."""
         try:
-            wave = load_audio(clip.path, self.cfg.sample_rate)
+            wave = load_audio(clip.path, self.cfg.sample_rate, policy.max_seconds + 1)
             duration = len(wave) / self.cfg.sample_rate
+            if duration > policy.max_seconds:
+                raise AudioError("too_long", f"{clip.path}: longer than {policy.max_seconds} s")
             if duration < policy.min_seconds:
                 raise AudioError("too_short", f"{clip.path}: {duration:.2f} s < {policy.min_seconds} s")
             if float(np.sqrt(np.mean(wave**2))) < policy.silence_rms:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,7 +77,9 @@ def prepare(cfg: PrepareConfig, progress: bool = True, echo=print) -> dict:
         echo(f"shard {i}/{n}: {len(mine)} clips, {ok} cached, {len(mine) - ok} dropped. When all shards are done, "
              f"run `voxage merge` (separate disks) and then `voxage prepare` without --shard to split and report.")
         return {"shard": [i, n], "clips": len(mine), "cached": ok}
+    started = time.perf_counter()
     statuses = build_cache(cache, clips, cfg.decode, workers=cfg.workers, progress=progress)
+    decode_seconds = time.perf_counter() - started
     decode_drops = Counter(s for s in statuses.values() if s != "ok")
     ok = [c for c in clips if statuses[c.key] == "ok"]
     durations = {c.key: float(cache.read(c.key)["duration"]) for c in ok}
@@ -86,7 +89,8 @@ def prepare(cfg: PrepareConfig, progress: bool = True, echo=print) -> dict:
     write_manifest(out / "manifest.tsv", rows)
     report = build_report(meta_drops, decode_drops, rows)
     write_json_atomic(out / "cleaning_report.json", report)
-    write_json_atomic(out / "prepare.json", json.loads(json.dumps(asdict(cfg), default=str)))
+    write_json_atomic(out / "prepare.json", {**json.loads(json.dumps(asdict(cfg), default=str)),
+                                             "decode_seconds": round(decode_seconds, 3)})
     echo(format_report(report))
     echo(f"\nwork dir: {out}  (manifest.tsv, cleaning_report.json, cache/)")
     return report

@@ -17,6 +17,7 @@ from voxage.features import FeatureConfig, extract
 from voxage.models.artifact import ModelArtifact
 
 MIN_SECONDS = 0.5
+MAX_SECONDS = 60.0  # longer recordings are judged on their first minute
 
 
 def default_model_path() -> Path:
@@ -78,7 +79,7 @@ class Predictor:
         return Prediction(self.classes[int(p.argmax())], probs, duration)
 
     def predict_file(self, path: str | Path) -> Prediction:
-        return self.predict_wave(load_audio(path, self.cfg.sample_rate))
+        return self.predict_wave(load_audio(path, self.cfg.sample_rate, MAX_SECONDS))
 
     def predict_bytes(self, data: bytes, name: str = "upload") -> Prediction:
-        return self.predict_wave(load_audio_bytes(data, self.cfg.sample_rate, name))
+        return self.predict_wave(load_audio_bytes(data, self.cfg.sample_rate, name, MAX_SECONDS))

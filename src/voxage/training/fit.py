@@ -16,6 +16,7 @@ from voxage.data.manifest import Row
 from voxage.models import build_model, model_input
 from voxage.models.artifact import ModelArtifact
 from voxage.models.registry import model_kwargs
+from voxage.training.checkpoint_io import AtomicCheckpointIO
 from voxage.training.config import TrainConfig
 from voxage.training.data import AgeDataModule, load_work_dir
 from voxage.training.module import AgeClassifier
@@ -62,7 +63,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         callbacks=[EarlyStopping("val_loss", patience=cfg.patience, mode="min"), checkpoint],
         logger=[TensorBoardLogger(run_dir, name="tensorboard", version=""), CSVLogger(run_dir, name="csv", version=f"attempt-{attempt}")],
         enable_progress_bar=cfg.progress, log_every_n_steps=1, deterministic=False,
-        enable_model_summary=cfg.progress,
+        enable_model_summary=cfg.progress, plugins=[AtomicCheckpointIO()],
     )
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     if not trainer.is_global_zero:

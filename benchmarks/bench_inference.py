@@ -1,0 +1,69 @@
+"""Latency of one prediction on a 5 s clip: features + model, PyTorch eager vs ONNX Runtime.
+
+Weights do not change the cost, so untrained models of each architecture are timed (and the bundled
+model, when installed). Real-time factor = latency / 5 s.
+Run: .venv/bin/python benchmarks/bench_inference.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from common import percentile, save, table
+
+from voxage.features import FeatureConfig
+from voxage.inference import Predictor
+from voxage.models import build_model
+from voxage.models.artifact import ModelArtifact
+from voxage.models.onnx_export import export_onnx
+from voxage.models.registry import model_kwargs
+
+RUNS = 100
+
+
+def clip(cfg: FeatureConfig) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(cfg.num_samples) / cfg.sample_rate
+    return (0.3 * np.sin(2 * np.pi * 140 * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def time_predictor(p: Predictor, wave: np.ndarray) -> list[float]:
+    for _ in range(5):
+        p.predict_wave(wave)
+    out = []
+    for _ in range(RUNS):
+        start = time.perf_counter()
+        p.predict_wave(wave)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def main() -> None:
+    torch.set_num_threads(1)  # a server handles one request per core
+    cfg = FeatureConfig()
+    wave = clip(cfg)
+    tmp = Path(tempfile.mkdtemp(prefix="voxage-infer-"))
+    results, rows = {"clip_seconds": cfg.clip_seconds, "runs": RUNS, "torch_threads": 1}, []
+    for name in ("cnn", "resnet", "tcn"):
+        kwargs = model_kwargs(name, cfg)
+        art = ModelArtifact(name, kwargs, "mel" if name != "tcn" else "wave", cfg,
+                            build_model(name, **kwargs).state_dict())
+        art.save(tmp / f"{name}.pth")
+        export_onnx(art, tmp / f"{name}.onnx")
+        for backend, path in (("pytorch eager", tmp / f"{name}.pth"), ("onnxruntime", tmp / f"{name}.onnx")):
+            ms = time_predictor(Predictor(path), wave)
+            results[f"{name}/{backend}"] = {"median_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95)}
+            rows.append({"model": name, "backend": backend, "median ms": f"{percentile(ms, 50):.1f}",
+                         "p95 ms": f"{percentile(ms, 95):.1f}",
+                         "RTF": f"{percentile(ms, 50) / 1000 / cfg.clip_seconds:.4f}"})
+    print(f"one {cfg.clip_seconds:.0f} s clip, features + model, {RUNS} runs, 1 thread")
+    print(table(rows, ["model", "backend", "median ms", "p95 ms", "RTF"]))
+    print(f"written: {save('inference', results)}")
+
+
+if __name__ == "__main__":
+    main()
