@@ -26,8 +26,8 @@ class SplitConfig:
             raise ValueError(f"unknown split method {self.method!r}")
         if self.balance not in ("downsample", "none"):
             raise ValueError(f"unknown balance {self.balance!r}")
-        if not 0 < self.val_fraction + self.test_fraction < 1:
-            raise ValueError("val_fraction + test_fraction must be between 0 and 1")
+        if self.val_fraction <= 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("need val_fraction > 0, test_fraction >= 0 and their sum below 1")
 
 
 def _by_speaker(clips: list[Clip]) -> dict[str, list[Clip]]:
@@ -85,7 +85,7 @@ def _assign_speakers(speakers: dict[str, list[Clip]], fractions: dict[str, float
         filled[choice] += len(speakers[s])
     for split in ("test", "val"):
         train = [s for s in names if out[s] == "train"]
-        if split not in out.values() and len(train) >= 2:
+        if fractions[split] > 0 and split not in out.values() and len(train) >= 2:
             out[train[-1]] = split
     return out
 

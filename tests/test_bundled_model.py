@@ -1,0 +1,33 @@
+"""The default model ships inside the package and works with no other files."""
+
+import json
+import subprocess
+import sys
+
+import torch
+
+from voxage.inference import default_model_path
+from voxage.labels import AGE_GROUPS
+
+from .conftest import SHARED_CV
+
+
+def test_bundled_model_is_small_and_pickle_free():
+    path = default_model_path()
+    assert path.is_file() and path.stat().st_size < 5 << 20
+    blob = torch.load(path, weights_only=True)
+    assert blob["name"] == "embed" and blob["classes"] == list(AGE_GROUPS)
+
+
+def test_predict_without_a_model_argument(synthetic_corpus):
+    clips = sorted((synthetic_corpus / "clips").glob("*.mp3"))[:1]
+    if (SHARED_CV / "clips").is_dir():
+        clips += sorted((SHARED_CV / "clips").glob("*.mp3"))[:2]
+    proc = subprocess.run([sys.executable, "-m", "voxage", "predict", *map(str, clips), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["path"] for line in lines] == [str(c) for c in clips]
+    for line in lines:
+        assert line["age_group"] in AGE_GROUPS and set(line["probabilities"]) == set(AGE_GROUPS)
+        assert abs(sum(line["probabilities"].values()) - 1) < 1e-6
