@@ -18,6 +18,17 @@ def synthetic_corpus(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_model(synthetic_corpus, tmp_path_factory) -> Path:
+    """A seed CNN trained for one epoch on the synthetic corpus: real weights, seconds to make."""
+    from voxage.cli import main
+
+    work = tmp_path_factory.mktemp("small-model-work")
+    assert main(["prepare", str(synthetic_corpus), "--out", str(work), "--quiet", "--workers", "1"]) == 0
+    assert main(["train", str(work), "--model", "cnn", "--epochs", "1", "--quiet"]) == 0
+    return work / "runs" / "cnn" / "model.pth"
+
+
+@pytest.fixture(scope="session")
 def shared_cv() -> Path:
     if not (SHARED_CV / "validated.tsv").is_file():
         pytest.skip(f"real Common Voice slice not found at {SHARED_CV}")

@@ -20,14 +20,6 @@ from voxage.serving.recommend import RATING_ORDER, recommend
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.fixture(scope="module")
-def small_model(synthetic_corpus, tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("serve-work")
-    assert main(["prepare", str(synthetic_corpus), "--out", str(work), "--quiet", "--workers", "1"]) == 0
-    assert main(["train", str(work), "--model", "cnn", "--epochs", "1", "--quiet"]) == 0
-    return work / "runs" / "cnn" / "model.pth"
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

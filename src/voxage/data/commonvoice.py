@@ -32,7 +32,10 @@ def _read_table(path: Path, delimiter: str) -> tuple[list[str], list[dict[str, s
         raise MetadataError(f"{path}: empty file, expected a header row")
     header = [h.strip().lower() for h in reader.fieldnames]
     reader.fieldnames = header
-    return header, list(reader)
+    try:
+        return header, list(reader)
+    except csv.Error as exc:
+        raise MetadataError(f"{path}: unreadable table at line {reader.line_num} ({exc})") from None
 
 
 def _require(path: Path, header: list[str], columns: tuple[str, ...]) -> None:
