@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +20,36 @@ class AudioError(ValueError):
         self.reason = reason
 
 
+def _via_ffmpeg(source, max_seconds: float | None) -> io.BytesIO | None:
+    """Browser recorders send WebM/MP4, which libsndfile cannot read: let ffmpeg turn them into WAV."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return None
+    data = source.getvalue() if isinstance(source, io.BytesIO) else Path(source).read_bytes()
+    limit = ["-t", str(max_seconds)] if max_seconds else []
+    try:
+        proc = subprocess.run([ffmpeg, "-nostdin", "-loglevel", "error", "-i", "pipe:0", *limit, "-ac", "1",
+                               "-f", "wav", "pipe:1"], input=data, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    return io.BytesIO(proc.stdout) if proc.returncode == 0 and len(proc.stdout) > 44 else None
+
+
+def _read(source, max_seconds: float | None) -> tuple[np.ndarray, int]:
+    with sf.SoundFile(source) as f:
+        frames = -1 if max_seconds is None else int(max_seconds * f.samplerate)
+        return f.read(frames, dtype="float32", always_2d=True), f.samplerate
+
+
 def _decode(source, name: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
     try:
-        with sf.SoundFile(source) as f:
-            frames = -1 if max_seconds is None else int(max_seconds * f.samplerate)
-            data, rate = f.read(frames, dtype="float32", always_2d=True), f.samplerate
+        data, rate = _read(source, max_seconds)
     except Exception as exc:  # soundfile raises several types for broken input
-        raise AudioError("undecodable", f"{name}: cannot decode audio ({exc})") from None
+        converted = _via_ffmpeg(source, max_seconds)
+        if converted is None:
+            raise AudioError("undecodable", f"{name}: cannot decode audio ({exc}); send WAV, MP3, OGG or FLAC"
+                             + ("" if shutil.which("ffmpeg") else " (WebM/MP4 need ffmpeg on this machine)")) from None
+        data, rate = _read(converted, max_seconds)
     if data.size == 0 or rate <= 0:
         raise AudioError("empty", f"{name}: no audio samples")
     return data.mean(axis=1), int(rate)

@@ -29,12 +29,12 @@ class VanillaRNN(nn.Module):
 class BiGRU(nn.Module):
     input_kind = "wave"
 
-    def __init__(self, frame_length: int = 160, hidden: int = 128, layers: int = 2, num_classes: int = 6,
+    def __init__(self, frame_length: int = 160, hidden: int = 64, layers: int = 1, num_classes: int = 6,
                  dropout: float = 0.2):
         super().__init__()
         self.frame_length = frame_length
         self.gru = nn.GRU(frame_length, hidden, num_layers=layers, batch_first=True, bidirectional=True,
-                          dropout=dropout)
+                          dropout=dropout if layers > 1 else 0.0)
         self.head = nn.Linear(2 * hidden, num_classes)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
