@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import percentile, save, table
+from common import corpus, percentile, save, table
 
 from voxage.features import FeatureConfig
-from voxage.inference import Predictor
+from voxage.audio import load_audio
+from voxage.inference import Predictor, default_model_path
 from voxage.models import build_model
 from voxage.models.artifact import ModelArtifact
 from voxage.models.onnx_export import export_onnx
@@ -25,10 +26,11 @@ from voxage.models.registry import model_kwargs
 RUNS = 100
 
 
-def clip(cfg: FeatureConfig) -> np.ndarray:
-    rng = np.random.default_rng(0)
-    t = np.arange(cfg.num_samples) / cfg.sample_rate
-    return (0.3 * np.sin(2 * np.pi * 140 * t) + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+def clip(cfg: FeatureConfig) -> tuple[np.ndarray, str]:
+    """5 s of real speech (the first clips of the corpus, joined), already decoded: decoding is not timed."""
+    source, label = corpus()
+    waves = [load_audio(p, cfg.sample_rate) for p in sorted((source / "clips").glob("*.mp3"))[:3]]
+    return np.concatenate(waves)[: cfg.num_samples], label
 
 
 def time_predictor(p: Predictor, wave: np.ndarray) -> list[float]:
@@ -45,9 +47,15 @@ def time_predictor(p: Predictor, wave: np.ndarray) -> list[float]:
 def main() -> None:
     torch.set_num_threads(1)  # a server handles one request per core
     cfg = FeatureConfig()
-    wave = clip(cfg)
+    wave, label = clip(cfg)
     tmp = Path(tempfile.mkdtemp(prefix="voxage-infer-"))
-    results, rows = {"clip_seconds": cfg.clip_seconds, "runs": RUNS, "torch_threads": 1}, []
+    results, rows = {"clip_seconds": cfg.clip_seconds, "runs": RUNS, "torch_threads": 1, "corpus": label}, []
+
+    def measure(model: str, backend: str, path: Path) -> None:
+        ms = time_predictor(Predictor(path), wave)
+        results[f"{model}/{backend}"] = {"median_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95)}
+        rows.append({"model": model, "backend": backend, "median ms": f"{percentile(ms, 50):.1f}",
+                     "p95 ms": f"{percentile(ms, 95):.1f}", "RTF": f"{percentile(ms, 50) / 1000 / cfg.clip_seconds:.4f}"})
     for name in ("cnn", "resnet", "tcn"):
         kwargs = model_kwargs(name, cfg)
         art = ModelArtifact(name, kwargs, "mel" if name != "tcn" else "wave", cfg,
@@ -55,12 +63,12 @@ def main() -> None:
         art.save(tmp / f"{name}.pth")
         export_onnx(art, tmp / f"{name}.onnx")
         for backend, path in (("pytorch eager", tmp / f"{name}.pth"), ("onnxruntime", tmp / f"{name}.onnx")):
-            ms = time_predictor(Predictor(path), wave)
-            results[f"{name}/{backend}"] = {"median_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95)}
-            rows.append({"model": name, "backend": backend, "median ms": f"{percentile(ms, 50):.1f}",
-                         "p95 ms": f"{percentile(ms, 95):.1f}",
-                         "RTF": f"{percentile(ms, 50) / 1000 / cfg.clip_seconds:.4f}"})
-    print(f"one {cfg.clip_seconds:.0f} s clip, features + model, {RUNS} runs, 1 thread")
+            measure(name, backend, path)
+    if default_model_path().is_file():  # the bundled model: speaker encoder + prosody front-end, linear head
+        export_onnx(ModelArtifact.load(default_model_path()), tmp / "default.onnx")
+        for backend, path in (("pytorch eager", default_model_path()), ("onnxruntime (head)", tmp / "default.onnx")):
+            measure("default (embed)", backend, path)
+    print(f"one {cfg.clip_seconds:.0f} s clip of {label}, features + model (decoding excluded), {RUNS} runs, 1 thread")
     print(table(rows, ["model", "backend", "median ms", "p95 ms", "RTF"]))
     print(f"written: {save('inference', results)}")
 

@@ -75,3 +75,21 @@ def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):
     assert main(["prepare", str(tmp_path / "nope"), "--out", str(tmp_path / "w")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path)]) == 2
+
+
+def test_crossval_folds_are_speaker_disjoint(work_dir, tmp_path):
+    out = tmp_path / "cv"
+    assert main(["crossval", str(work_dir), "--models", "cnn", "--folds", "3", "--epochs", "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "crossval-speaker.json").read_text())
+    assert len(summary["models"]["cnn"]["folds"]) == 3
+    assert (out / "recall-speaker.png").is_file() and (out / "confusion-speaker-cnn.png").is_file()
+    test_speakers = []
+    for f in range(3):
+        cfg = json.loads((out / "speaker" / "cnn" / f"fold-{f}" / "fold.json").read_text())
+        assert cfg["n"] > 0
+        test_speakers.append(cfg["speakers"])
+    rows = read_manifest(work_dir / "manifest.tsv")
+    assert sum(test_speakers) == len({r.speaker for r in rows})  # every speaker tested exactly once
+    mtime = (out / "speaker" / "cnn" / "fold-0" / "fold.json").stat().st_mtime_ns
+    assert main(["crossval", str(work_dir), "--models", "cnn", "--folds", "3", "--epochs", "1", "--out", str(out)]) == 0
+    assert (out / "speaker" / "cnn" / "fold-0" / "fold.json").stat().st_mtime_ns == mtime  # finished folds kept

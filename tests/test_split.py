@@ -63,3 +63,16 @@ def test_speaker_folds_partition_speakers():
     assert set().union(*folds) == {c.speaker for c in clips}
     assert sum(len(f) for f in folds) == len({c.speaker for c in clips})
     assert all({c.age_group for c in clips if c.speaker in f} == set(AGE_GROUPS) for f in folds)
+
+
+def test_crossval_fold_splits_share_no_speaker():
+    from voxage.data.manifest import Row
+    from voxage.evaluation.crossval import fold_ids, fold_splits
+
+    rows = [Row(c.key, c.speaker, c.age_group, "", "validated", 3.0, "", str(c.path))
+            for c in _corpus([(cls, 3 + s) for cls in range(6) for s in range(8)])]
+    ids = fold_ids(rows, 5, "speaker", 0)
+    for f in range(5):
+        parts = {k: {r.speaker for r in v} for k, v in fold_splits(rows, ids, f, "speaker", 0).items()}
+        assert not (parts["train"] & parts["val"]) and not (parts["train"] & parts["test"])
+        assert not (parts["val"] & parts["test"]) and all(parts.values())

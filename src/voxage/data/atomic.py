@@ -1,4 +1,8 @@
-"""Write files so that a crash leaves either the old file or the new one, never half of one."""
+"""Write files so that a killed process leaves either the old file or the new one, never half of one.
+
+No fsync: a rename is atomic against process death (what `prepare` and `train` must survive); power-loss
+durability is left to the filesystem's journal, and fsync per cache entry would cost a full release dearly.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,6 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -102,10 +103,25 @@ class FeatureCache:
 
 
 _worker_state: dict = {}
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _single_threaded_children():
+    """Spawned workers read these at start-up; the parent's own settings are restored afterwards."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _init_worker(root: str, cfg: dict, policy: DecodePolicy) -> None:
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     _worker_state["cache"] = FeatureCache(Path(root), FeatureConfig.from_dict(cfg))
     _worker_state["policy"] = policy
 
@@ -128,8 +144,9 @@ def build_cache(
             statuses[key] = status
             bar.update()
     else:
-        ctx = get_context("spawn")  # fork would copy torch's thread pools into the workers
-        with ctx.Pool(workers, _init_worker, (str(cache.root), cache.cfg.to_dict(), policy)) as pool:
+        # One BLAS/OpenMP thread per worker: N workers x N threads each on N cores ran slower than 1 worker.
+        with _single_threaded_children(), get_context("spawn").Pool(
+                workers, _init_worker, (str(cache.root), cache.cfg.to_dict(), policy)) as pool:
             for key, status, _ in pool.imap_unordered(_work, todo, chunksize=4):
                 statuses[key] = status
                 bar.update()

@@ -20,7 +20,7 @@ from voxage.data.records import Clip
 from voxage.data.split import speaker_folds
 from voxage.evaluation.evaluate import evaluate_rows
 from voxage.evaluation.metrics import summarize
-from voxage.evaluation.plots import plot_recall_bars
+from voxage.evaluation.plots import plot_confusion, plot_recall_bars
 from voxage.labels import AGE_GROUPS
 from voxage.models.artifact import ModelArtifact
 from voxage.training.config import TrainConfig
@@ -92,6 +92,9 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                "models": results}
     write_json_atomic(out_dir / f"crossval-{method}.json", summary)
     write_text_atomic(out_dir / f"crossval-{method}.md", format_table(summary) + "\n")
+    for model, r in results.items():
+        plot_confusion(r["pooled"]["confusion_matrix"], out_dir / f"confusion-{method}-{model}.png",
+                       f"{model}: out-of-fold predictions, {k}-fold by {method}")
     plot_recall_bars({m: [r["pooled"]["per_class"][g]["recall"] for g in AGE_GROUPS] for m, r in results.items()},
                      out_dir / f"recall-{method}.png",
                      f"Per-class recall, {k}-fold {'speaker-grouped' if method == 'speaker' else 'per-clip'} CV")

@@ -16,7 +16,7 @@ from voxage.data.manifest import Row, read_manifest
 from voxage.features import FeatureConfig
 from voxage.labels import class_index
 
-PRELOAD_LIMIT_BYTES = 4 << 30  # small corpora live in RAM; big ones are read per item
+PRELOAD_LIMIT_BYTES = 6 << 30  # float32 in RAM for small corpora; big ones are read per item
 
 
 def sample_weights(rows: list[Row], weighting: str) -> torch.Tensor:
@@ -43,15 +43,20 @@ class CachedClips(Dataset):
         self.labels = torch.tensor([class_index(r.age_group) for r in rows])
         self.weights = sample_weights(rows, weighting)
         self._data = None
-        if rows and len(rows) * np.asarray(store.read(rows[0].key)[kind]).nbytes < PRELOAD_LIMIT_BYTES:
-            self._data = np.stack([np.asarray(store.read(r.key)[kind]) for r in rows])
+        item_bytes = np.asarray(store.read(rows[0].key)[kind], dtype=np.float32).nbytes if rows else 0
+        if rows and len(rows) * item_bytes < PRELOAD_LIMIT_BYTES:
+            # float32 once, here: items are then views, with no per-item conversion in every epoch
+            self._data = torch.from_numpy(np.stack([np.asarray(store.read(r.key)[kind], dtype=np.float32)
+                                                    for r in rows]))
 
     def __len__(self):
         return len(self.rows)
 
     def __getitem__(self, i):
-        x = self._data[i] if self._data is not None else np.asarray(self.cache.read(self.rows[i].key)[self.kind])
-        return torch.from_numpy(x.astype(np.float32)), self.labels[i], self.weights[i]
+        if self._data is not None:
+            return self._data[i], self.labels[i], self.weights[i]
+        x = np.asarray(self.cache.read(self.rows[i].key)[self.kind], dtype=np.float32)
+        return torch.from_numpy(x), self.labels[i], self.weights[i]
 
 
 def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:

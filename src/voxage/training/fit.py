@@ -61,8 +61,9 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         default_root_dir=run_dir, max_epochs=cfg.max_epochs, accelerator=cfg.accelerator,
         devices=_parse_devices(cfg.devices), num_nodes=cfg.num_nodes, strategy=cfg.strategy,
         callbacks=[EarlyStopping("val_loss", patience=cfg.patience, mode="min"), checkpoint],
-        logger=[TensorBoardLogger(run_dir, name="tensorboard", version=""), CSVLogger(run_dir, name="csv", version=f"attempt-{attempt}")],
-        enable_progress_bar=cfg.progress, log_every_n_steps=1, deterministic=False,
+        logger=[TensorBoardLogger(run_dir, name="tensorboard", version=""),
+                CSVLogger(run_dir, name="csv", version=f"attempt-{attempt}")],
+        enable_progress_bar=cfg.progress, log_every_n_steps=1,
         enable_model_summary=cfg.progress, plugins=[AtomicCheckpointIO()],
     )
     trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
