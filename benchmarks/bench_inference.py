@@ -55,7 +55,8 @@ def main() -> None:
         ms = time_predictor(Predictor(path), wave)
         results[f"{model}/{backend}"] = {"median_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95)}
         rows.append({"model": model, "backend": backend, "median ms": f"{percentile(ms, 50):.1f}",
-                     "p95 ms": f"{percentile(ms, 95):.1f}", "RTF": f"{percentile(ms, 50) / 1000 / cfg.clip_seconds:.4f}"})
+                     "p95 ms": f"{percentile(ms, 95):.1f}",
+                     "RTF": f"{percentile(ms, 50) / 1000 / cfg.clip_seconds:.4f}"})
     for name in ("cnn", "resnet", "tcn"):
         kwargs = model_kwargs(name, cfg)
         art = ModelArtifact(name, kwargs, "mel" if name != "tcn" else "wave", cfg,

@@ -70,8 +70,9 @@ def main() -> None:
                  "clips/s": round(n_small / small["decode_s"], 1),
                  "audio s/s": round(small["audio_s"] / small["decode_s"], 1), "peak MB": round(small["peak_rss_mb"])})
     speedup = results["workers_1"]["decode_s"] / results["workers_2"]["decode_s"]
+    two_workers_rate = n_big / results["workers_2"]["decode_s"]
     results.update(corpus=label, clips=n_big, speedup_2_vs_1_workers=speedup,
-                   speedup_2_workers_vs_naive=(n_big / results["workers_2"]["decode_s"]) / results["baseline_clips_per_s"],
+                   speedup_2_workers_vs_naive=two_workers_rate / results["baseline_clips_per_s"],
                    peak_rss_ratio_big_vs_small=results["workers_2"]["peak_rss_mb"] / small["peak_rss_mb"])
     print(f"corpus: {label}\n" + table(rows, ["method", "clips", "clips/s", "audio s/s", "peak MB"]))
     print(f"\n2 workers vs 1: {speedup:.2f}x; 2 workers vs naive: {results['speedup_2_workers_vs_naive']:.2f}x; "

@@ -26,7 +26,8 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "voxage", "serve", "--port", str(port)] + (["--model", args.model] if args.model else [])
+    cmd = [sys.executable, "-m", "voxage", "serve", "--port", str(port)]
+    cmd += ["--model", args.model] if args.model else []
     server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

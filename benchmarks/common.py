@@ -40,4 +40,5 @@ def save(name: str, result: dict) -> Path:
 def table(rows: list[dict], columns: list[str]) -> str:
     widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
     line = lambda vals: "  ".join(str(v).ljust(w) for v, w in zip(vals, widths))  # noqa: E731
-    return "\n".join([line(columns), line("-" * w for w in widths)] + [line(r.get(c, "") for c in columns) for r in rows])
+    body = [line(r.get(c, "") for c in columns) for r in rows]
+    return "\n".join([line(columns), line("-" * w for w in widths), *body])

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from voxage.cli import main
 from voxage.labels import AGE_GROUPS
 from voxage.serving.recommend import RATING_ORDER, recommend
 

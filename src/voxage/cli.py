@@ -49,8 +49,9 @@ def cmd_train(a) -> int:
     from voxage.training.fit import fit
 
     cfg = TrainConfig(model=a.model, max_epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
-                      weight_decay=a.weight_decay, patience=a.patience, augment=not a.no_augment, weighting=a.weighting, seed=a.seed,
-                      num_workers=a.num_workers, accelerator=a.accelerator, devices=a.devices,
+                      weight_decay=a.weight_decay, patience=a.patience, augment=not a.no_augment,
+                      weighting=a.weighting, seed=a.seed, num_workers=a.num_workers,
+                      accelerator=a.accelerator, devices=a.devices,
                       num_nodes=a.num_nodes, strategy=a.strategy, progress=not a.quiet)
     run_dir = Path(a.run_dir) if a.run_dir else Path(a.work_dir) / "runs" / a.model
     path = fit(Path(a.work_dir), run_dir, cfg, resume=a.resume)
@@ -219,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("predict", help="age group and probabilities per audio file")
-    s.add_argument("files", nargs="+", metavar="[MODEL] FILE", help="optional model (.pth or run dir), then audio files")
+    s.add_argument("files", nargs="+", metavar="[MODEL] FILE",
+                   help="optional model (.pth, .onnx or run dir), then audio files")
     s.add_argument("--model", help="model file (default: the bundled model)")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.set_defaults(func=cmd_predict)

@@ -46,7 +46,8 @@ def evaluate_run(run_dir: Path, split: str = "test") -> dict:
     chosen = [r for r in rows if r.split == split]
     if not chosen:
         raise ValueError(f"{cfg['work_dir']}: the {split} split is empty")
-    report = {"model": artifact.name, "split": split, "run_dir": str(run_dir), **evaluate_rows(artifact, Path(cfg["work_dir"]), chosen)}
+    report = {"model": artifact.name, "split": split, "run_dir": str(run_dir),
+              **evaluate_rows(artifact, Path(cfg["work_dir"]), chosen)}
     write_json_atomic(run_dir / "report.json", report)
     plot_confusion(report["confusion_matrix"], run_dir / "confusion_matrix.png",
                    f"{artifact.name}: {split} speakers (balanced acc {report['balanced_accuracy']:.2f})")
