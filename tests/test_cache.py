@@ -42,11 +42,13 @@ def test_bad_clips_are_recorded_with_a_reason(tmp_path):
     sf.write(tmp_path / "tiny.wav", np.random.randn(4000).astype(np.float32) * 0.1, 16000)
     sf.write(tmp_path / "quiet.wav", np.zeros(32000, dtype=np.float32), 16000)
     (tmp_path / "junk.mp3").write_bytes(b"this is not audio at all" * 100)
+    sf.write(tmp_path / "long.flac", 0.1 * np.random.randn(16000 * 12).astype(np.float32), 16000)
     clips = [Clip(n, tmp_path / f"{n}.{ext}", "s", "teens") for n, ext in
-             [("short", "wav"), ("tiny", "wav"), ("quiet", "wav"), ("junk", "mp3")]]
+             [("short", "wav"), ("tiny", "wav"), ("quiet", "wav"), ("junk", "mp3"), ("long", "flac")]]
     cache = FeatureCache(tmp_path / "cache", FeatureConfig())
-    statuses = build_cache(cache, clips, DecodePolicy(), progress=False)
-    assert statuses == {"short": "empty", "tiny": "too_short", "quiet": "silent", "junk": "undecodable"}
+    statuses = build_cache(cache, clips, DecodePolicy(max_seconds=10), progress=False)
+    assert statuses == {"short": "empty", "tiny": "too_short", "quiet": "silent", "junk": "undecodable",
+                        "long": "too_long"}
     assert cache.status("junk") == "undecodable"  # remembered for the next run
 
 

@@ -28,7 +28,7 @@ def cmd_prepare(a) -> int:
 
     cfg = PrepareConfig(
         source=a.source, out=a.out, audio_dir=a.audio_dir, include_invalidated=a.include_invalidated,
-        workers=a.workers, limit=a.limit, shard=a.shard, decode=DecodePolicy(min_seconds=a.min_seconds),
+        workers=a.workers, limit=a.limit, shard=a.shard, decode=DecodePolicy(min_seconds=a.min_seconds, max_seconds=a.max_seconds),
         split=SplitConfig(method=a.split, balance=a.balance, max_clips_per_speaker=a.max_per_speaker,
                           val_fraction=a.val_fraction, test_fraction=a.test_fraction, seed=a.seed),
     )
@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     s.add_argument("--limit", type=int, help="only the first N labelled clips")
     s.add_argument("--min-seconds", type=float, default=1.0, help="drop shorter clips")
+    s.add_argument("--max-seconds", type=float, default=60.0, help="drop longer files (not clips)")
     s.add_argument("--split", choices=["speaker", "random", "official"], default="speaker",
                    help="speaker: no speaker in two splits (default); random: the seed's per-clip split")
     s.add_argument("--balance", choices=["downsample", "none"], default="downsample")
