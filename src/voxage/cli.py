@@ -28,7 +28,8 @@ def cmd_prepare(a) -> int:
 
     cfg = PrepareConfig(
         source=a.source, out=a.out, audio_dir=a.audio_dir, include_invalidated=a.include_invalidated,
-        workers=a.workers, limit=a.limit, shard=a.shard, decode=DecodePolicy(min_seconds=a.min_seconds, max_seconds=a.max_seconds),
+        workers=a.workers, limit=a.limit, shard=a.shard,
+        decode=DecodePolicy(min_seconds=a.min_seconds, max_seconds=a.max_seconds),
         split=SplitConfig(method=a.split, balance=a.balance, max_clips_per_speaker=a.max_per_speaker,
                           val_fraction=a.val_fraction, test_fraction=a.test_fraction, seed=a.seed),
     )
