@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from voxage.data.manifest import Row
+from voxage.data.split import SPLITS
 from voxage.labels import AGE_GROUPS
 
 
@@ -25,7 +26,7 @@ def build_report(metadata_drops: Counter, decode_drops: Counter, usable: list[Ro
         "usable": {"clips": len(usable), "speakers": len({r.speaker for r in usable}),
                    "hours": round(sum(r.duration for r in usable) / 3600, 3)},
         "usable_by_class": class_table(usable),
-        "splits": {s: class_table([r for r in chosen if r.split == s]) for s in ("train", "val", "test")},
+        "splits": {s: class_table([r for r in chosen if r.split == s]) for s in SPLITS},
     }
 
 
@@ -36,9 +37,9 @@ def format_report(report: dict) -> str:
             lines.append(f"  dropped ({reason}): {n}")
     u = report["usable"]
     lines.append(f"usable: {u['clips']} clips, {u['speakers']} speakers, {u['hours']} h")
-    head = f"{'class':<10}{'usable':>14}" + "".join(f"{s:>14}" for s in report["splits"])
+    head = f"{'class':<10}{'usable':>14}" + "".join(f"{s:>14}" for s in SPLITS)
     lines += ["", "clips / speakers", head, "-" * len(head)]
     for group in AGE_GROUPS:
-        cells = [report["usable_by_class"][group]] + [report["splits"][s][group] for s in report["splits"]]
+        cells = [report["usable_by_class"][group]] + [report["splits"][s][group] for s in SPLITS]
         lines.append(f"{group:<10}" + "".join(f"{c['clips']:>8} / {c['speakers']:<3}" for c in cells))
     return "\n".join(lines)
