@@ -65,10 +65,24 @@ def test_train_resume_evaluate_predict(work_dir, synthetic_corpus, capsys):
     assert "the model thinks you are in your" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("model", ["rnn", "bigru", "tcn", "resnet"])
-def test_other_models_train(work_dir, model):
+@pytest.mark.parametrize("model", ["rnn", "bigru", "tcn", "resnet", "embed"])
+def test_other_models_train_and_evaluate(work_dir, model):
     assert main(["train", str(work_dir), "--model", model, "--epochs", "1", "--quiet"]) == 0
-    assert (work_dir / "runs" / model / "model.pth").is_file()
+    assert main(["evaluate", str(work_dir / "runs" / model)]) == 0
+    assert json.loads((work_dir / "runs" / model / "report.json").read_text())["model"] == model
+
+
+def test_embeddings_are_cached_once(work_dir):
+    import numpy as np
+
+    from voxage.features.voice_embedding import EMBED_DIM
+
+    files = sorted((work_dir / "embeddings").glob("*.npy"))  # written by the embed run above
+    assert len(files) == 72 and np.load(files[0]).shape == (EMBED_DIM,)
+    before = [f.stat().st_mtime_ns for f in files]
+    assert main(["train", str(work_dir), "--model", "embed", "--epochs", "1", "--quiet", "--run-dir",
+                 str(work_dir / "runs" / "embed-again")]) == 0
+    assert [f.stat().st_mtime_ns for f in files] == before
 
 
 def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):

@@ -107,7 +107,7 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @contextmanager
-def _single_threaded_children():
+def single_threaded_children():
     """Spawned workers read these at start-up; the parent's own settings are restored afterwards."""
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
@@ -145,7 +145,7 @@ def build_cache(
             bar.update()
     else:
         # One BLAS/OpenMP thread per worker: N workers x N threads each on N cores ran slower than 1 worker.
-        with _single_threaded_children(), get_context("spawn").Pool(
+        with single_threaded_children(), get_context("spawn").Pool(
                 workers, _init_worker, (str(cache.root), cache.cfg.to_dict(), policy)) as pool:
             for key, status, _ in pool.imap_unordered(_work, todo, chunksize=4):
                 statuses[key] = status

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from voxage.audio import load_audio
 from voxage.data.atomic import write_bytes_atomic
+from voxage.data.cache import single_threaded_children
 from voxage.data.manifest import Row
 from voxage.features.voice_embedding import EMBED_DIM, SAMPLE_RATE, VoiceEmbedder
 
@@ -64,7 +65,7 @@ def ensure_embeddings(work_dir: Path, rows: list[Row], workers: int = 2, progres
             _embed(item)
             bar.update()
     else:
-        with get_context("spawn").Pool(workers, _init) as pool:
+        with single_threaded_children(), get_context("spawn").Pool(workers, _init) as pool:
             for _ in pool.imap_unordered(_embed, todo, chunksize=4):
                 bar.update()
     bar.close()
