@@ -79,7 +79,16 @@ def test_bad_uploads_get_4xx_with_a_message(server):
     junk = httpx.post(f"{server}/api/predict", files={"audio": ("x.mp3", b"not audio" * 50)})
     assert junk.status_code == 415 and "cannot decode" in junk.json()["detail"]
     big = httpx.post(f"{server}/api/predict", files={"audio": ("big.wav", b"0" * (2 << 20))})
-    assert big.status_code == 413
+    assert big.status_code == 413 and "larger than" in big.json()["detail"]
+
+    def chunked():  # no Content-Length: the limit must hold while the body streams in
+        yield b"--x\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"a.wav\"\r\n\r\n"
+        for _ in range(40):
+            yield b"0" * 65536
+
+    streamed = httpx.post(f"{server}/api/predict", content=chunked(),
+                          headers={"content-type": "multipart/form-data; boundary=x"})
+    assert streamed.status_code == 413
     assert httpx.post(f"{server}/api/predict").status_code == 422
     assert httpx.get(f"{server}/api/recommend", params={"age_group": "toddlers"}).status_code == 422
 

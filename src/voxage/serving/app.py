@@ -5,12 +5,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, File, HTTPException, Query, UploadFile
+from fastapi.responses import HTMLResponse
 
 from voxage.audio import AudioError
 from voxage.inference import Predictor
 from voxage.labels import AGE_GROUPS
+from voxage.serving.body_limit import BodySizeLimit
 from voxage.serving.recommend import recommend
 
 DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
@@ -22,12 +23,7 @@ def create_app(model_path: str | Path | None = None, max_upload_bytes: int = DEF
                   description="Age group from a voice recording, and age-aware movie suggestions.")
     page = (resources.files("voxage") / "serving" / "static" / "index.html").read_text()
 
-    @app.middleware("http")
-    async def limit_upload(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_upload_bytes:
-            return JSONResponse({"detail": f"upload larger than {max_upload_bytes} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodySizeLimit, limit=max_upload_bytes)
 
     @app.get("/health")
     def health():
@@ -39,11 +35,8 @@ def create_app(model_path: str | Path | None = None, max_upload_bytes: int = DEF
 
     @app.post("/api/predict")
     def predict(audio: UploadFile = File(..., description="wav, mp3, ogg, flac (or webm with ffmpeg)")):
-        data = audio.file.read(max_upload_bytes + 1)
-        if len(data) > max_upload_bytes:
-            raise HTTPException(413, f"upload larger than {max_upload_bytes} bytes")
         try:
-            pred = predictor.predict_bytes(data, audio.filename or "upload")
+            pred = predictor.predict_bytes(audio.file.read(), audio.filename or "upload")
         except AudioError as err:
             raise HTTPException(415 if err.reason in ("undecodable", "empty") else 422, str(err)) from None
         return pred.to_dict()
