@@ -26,6 +26,7 @@ from voxage.labels import class_index
 from voxage.models import build_model
 from voxage.models.registry import model_kwargs
 from voxage.training.data import CachedClips, load_work_dir
+from voxage.training.module import training_layout
 
 CLIPS = 300
 
@@ -49,7 +50,7 @@ class DecodeEveryEpoch(Dataset):
 
 def epoch_seconds(model_name: str, dataset, cfg: FeatureConfig) -> float:
     torch.manual_seed(0)
-    model = build_model(model_name, **model_kwargs(model_name, cfg))
+    model = training_layout(build_model(model_name, **model_kwargs(model_name, cfg)), dataset.kind)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     start = time.perf_counter()
     for x, y, _ in DataLoader(dataset, batch_size=32, shuffle=True):
