@@ -17,6 +17,9 @@ def test_bundled_model_is_small_and_pickle_free():
     assert path.is_file() and path.stat().st_size < 5 << 20
     blob = torch.load(path, weights_only=True)
     assert blob["name"] == "embed" and blob["classes"] == list(AGE_GROUPS)
+    from voxage.features.voice_embedding import EMBED_VERSION
+
+    assert blob["extra"]["embed_version"] == EMBED_VERSION  # trained on the vectors this version computes
 
 
 def test_predict_without_a_model_argument(synthetic_corpus):
@@ -31,3 +34,15 @@ def test_predict_without_a_model_argument(synthetic_corpus):
     for line in lines:
         assert line["age_group"] in AGE_GROUPS and set(line["probabilities"]) == set(AGE_GROUPS)
         assert abs(sum(line["probabilities"].values()) - 1) < 1e-6
+
+
+def test_bundled_model_through_onnx_matches(tmp_path, synthetic_corpus):
+    from voxage.inference import Predictor
+    from voxage.models.artifact import ModelArtifact
+    from voxage.models.onnx_export import export_onnx
+
+    onnx_path = export_onnx(ModelArtifact.load(default_model_path()), tmp_path / "default.onnx")
+    clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
+    a = Predictor().predict_file(clip).probabilities
+    b = Predictor(onnx_path).predict_file(clip).probabilities
+    assert max(abs(a[k] - b[k]) for k in a) < 1e-4

@@ -13,7 +13,7 @@ from voxage.audio import load_audio
 from voxage.data.atomic import write_bytes_atomic
 from voxage.data.cache import single_threaded_children
 from voxage.data.manifest import Row
-from voxage.features.voice_embedding import EMBED_DIM, SAMPLE_RATE, VoiceEmbedder
+from voxage.features.voice_embedding import EMBED_DIM, EMBED_VERSION, SAMPLE_RATE, VoiceEmbedder
 
 
 class EmbeddingStore:
@@ -52,7 +52,7 @@ def _embed(item: tuple[str, str, str]) -> str:
 
 def ensure_embeddings(work_dir: Path, rows: list[Row], workers: int = 2, progress: bool = True) -> EmbeddingStore:
     """Embed every row not yet in WORK_DIR/embeddings (resumable: finished clips are kept)."""
-    store = EmbeddingStore(Path(work_dir) / "embeddings")
+    store = EmbeddingStore(Path(work_dir) / "embeddings" / f"v{EMBED_VERSION}")
     todo = [(r.key, r.path, str(store.path(r.key))) for r in store.missing(rows)]
     if not todo:
         return store

@@ -10,7 +10,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import soxr
 
+EMBED_VERSION = 2  # bump when the vector changes: caches and models record it
 SPEAKER_DIM = 256
 PROSODY_NAMES = ("f0_mean_st", "f0_std_st", "f0_p10_st", "f0_p90_st", "voiced_fraction", "jitter_local",
                  "shimmer_local", "hnr_db", "f1_hz", "f2_hz", "f3_hz", "duration_s")
@@ -25,22 +27,25 @@ def prosody(wave: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     from parselmouth.praat import call
 
     snd = parselmouth.Sound(wave.astype(np.float64), sampling_frequency=sr)
-    f0 = snd.to_pitch(pitch_floor=60, pitch_ceiling=600).selected_array["frequency"]
+    pitch = snd.to_pitch_ac(time_step=0.02, pitch_floor=70, pitch_ceiling=600)
+    f0 = pitch.selected_array["frequency"]
     voiced = f0[f0 > 0]
     st = 12 * np.log2(voiced / 100.0) if len(voiced) else np.zeros(1)
+    # Settings chosen for speed (about 20 ms for 5 s, from 106 ms with Praat's defaults): 20 ms pitch steps
+    # from 70 Hz, the pitch track reused for the glottal pulses, HNR and formants at 30 / 20 ms steps, and soxr
+    # (not Praat) resampling to the 11 kHz the formant tracker wants.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            points = call(snd, "To PointProcess (periodic, cc)", 60, 600)
+            points = call([snd, pitch], "To PointProcess (cc)")
             jitter = call(points, "Get jitter (local)", 0, 0, 0.0001, 0.02, 1.3)
             shimmer = call([snd, points], "Get shimmer (local)", 0, 0, 0.0001, 0.02, 1.3, 1.6)
         except parselmouth.PraatError:
             jitter = shimmer = 0.0
-        hnr = call(snd.to_harmonicity(), "Get mean", 0, 0)
-        formant = snd.to_formant_burg(max_number_of_formants=5, maximum_formant=5500)
-        times = formant.ts()
-        formants = [np.nanmedian([formant.get_value_at_time(i, t) for t in times]) if len(times) else 0.0
-                    for i in (1, 2, 3)]
+        hnr = call(snd.to_harmonicity_ac(time_step=0.03), "Get mean", 0, 0)
+        narrow = parselmouth.Sound(soxr.resample(wave, sr, 11000).astype(np.float64), sampling_frequency=11000)
+        formant = narrow.to_formant_burg(time_step=0.02, max_number_of_formants=5, maximum_formant=5500)
+        formants = [call(formant, "Get quantile", i, 0, 0, "hertz", 0.5) for i in (1, 2, 3)]
     values = [st.mean(), st.std(), np.percentile(st, 10), np.percentile(st, 90), len(voiced) / max(1, len(f0)),
               jitter, shimmer, hnr, *formants, len(wave) / sr]
     return np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)

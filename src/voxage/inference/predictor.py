@@ -46,7 +46,8 @@ class Predictor:
             self.model = OnnxModel(path)
             m = self.model.meta
             self.artifact = ModelArtifact(m["name"], m["kwargs"], m["input_kind"],
-                                          FeatureConfig.from_dict(m["features"]), {}, tuple(m["classes"]))
+                                          FeatureConfig.from_dict(m["features"]), {}, tuple(m["classes"]),
+                                          m.get("extra", {}))
         else:
             self.artifact = ModelArtifact.load(path)
             self.model = self.artifact.build()
@@ -57,8 +58,12 @@ class Predictor:
     def model_input(self, wave: np.ndarray) -> np.ndarray:
         if self.artifact.input_kind == "embed":
             if self._embedder is None:
-                from voxage.features.voice_embedding import VoiceEmbedder
+                from voxage.features.voice_embedding import EMBED_VERSION, VoiceEmbedder
 
+                trained_on = self.artifact.extra.get("embed_version")
+                if trained_on != EMBED_VERSION:
+                    raise ValueError(f"model was trained on embedding version {trained_on}, this voxage computes "
+                                     f"version {EMBED_VERSION}: retrain it")
                 self._embedder = VoiceEmbedder()
             return self._embedder(wave)
         return extract(wave, self.cfg)[self.artifact.input_kind]

@@ -35,7 +35,7 @@ def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
                           opset_version=17, dynamo=False)
     proto = onnx.load(str(tmp))
     meta = {"name": artifact.name, "kwargs": artifact.kwargs, "input_kind": artifact.input_kind,
-            "features": artifact.features.to_dict(), "classes": list(artifact.classes)}
+            "features": artifact.features.to_dict(), "classes": list(artifact.classes), "extra": artifact.extra}
     proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(meta))
     onnx.save(proto, str(tmp))
     tmp.replace(out)

@@ -13,6 +13,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from voxage.data.atomic import write_json_atomic
 from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row
+from voxage.features.voice_embedding import EMBED_VERSION
 from voxage.models import build_model, model_input
 from voxage.models.artifact import ModelArtifact
 from voxage.models.registry import model_kwargs
@@ -75,6 +76,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     artifact = ModelArtifact(cfg.model, kwargs, kind, cache.cfg, model_state, extra={
         "best_val_loss": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "epochs": trainer.current_epoch, "train_clips": len(dm.splits["train"]),
+        **({"embed_version": EMBED_VERSION} if kind == "embed" else {}),
     })
     artifact.save(run_dir / "model.pth")
     return run_dir / "model.pth"
