@@ -9,12 +9,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from voxage.data.atomic import write_json_atomic
-from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row
 from voxage.evaluation.metrics import summarize
 from voxage.evaluation.plots import plot_confusion, plot_curves
 from voxage.models.artifact import ModelArtifact
-from voxage.training.data import CachedClips, load_work_dir
+from voxage.training.data import CachedClips, feature_store, load_work_dir
 from voxage.training.fit import run_config
 
 
@@ -29,7 +28,7 @@ def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 64) -> tu
 
 def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with_probs: bool = False) -> dict:
     cache, _ = load_work_dir(work_dir)
-    store = ensure_embeddings(work_dir, rows) if artifact.input_kind == "embed" else cache
+    store = feature_store(work_dir, cache, artifact.input_kind, rows)
     probs, labels = predict_dataset(artifact.build(), CachedClips(store, rows, artifact.input_kind))
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})

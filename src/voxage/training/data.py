@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from voxage.data.cache import FeatureCache
+from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row, read_manifest
 from voxage.features import FeatureConfig
 from voxage.labels import class_index
@@ -39,7 +40,7 @@ class CachedClips(Dataset):
     """`store` is the FeatureCache (mel, wave) or the EmbeddingStore (embed): anything with read(key)[kind]."""
 
     def __init__(self, store, rows: list[Row], kind: str, weighting: str = "speaker"):
-        self.cache, self.rows, self.kind = store, rows, kind
+        self.store, self.rows, self.kind = store, rows, kind
         self.labels = torch.tensor([class_index(r.age_group) for r in rows])
         self.weights = sample_weights(rows, weighting)
         self._data = None
@@ -55,7 +56,7 @@ class CachedClips(Dataset):
     def __getitem__(self, i):
         if self._data is not None:
             return self._data[i], self.labels[i], self.weights[i]
-        x = np.asarray(self.cache.read(self.rows[i].key)[self.kind], dtype=np.float32)
+        x = np.asarray(self.store.read(self.rows[i].key)[self.kind], dtype=np.float32)
         return torch.from_numpy(x), self.labels[i], self.weights[i]
 
 
@@ -66,19 +67,24 @@ def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:
     return FeatureCache(work_dir / "cache", cfg), rows
 
 
+def feature_store(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], progress: bool = True):
+    """Where a model's inputs live: the feature cache, or for `embed` the embedding cache, filled first."""
+    return ensure_embeddings(work_dir, rows, progress=progress) if kind == "embed" else cache
+
+
 class AgeDataModule(L.LightningDataModule):
     """Splits come from the manifest, or from explicit row lists (cross-validation folds)."""
 
-    def __init__(self, cache, splits: dict[str, list[Row]], kind: str, batch_size: int = 32,
+    def __init__(self, store, splits: dict[str, list[Row]], kind: str, batch_size: int = 32,
                  num_workers: int = 0, weighting: str = "speaker"):
         super().__init__()
-        self.cache, self.splits, self.kind, self.weighting = cache, splits, kind, weighting
+        self.store, self.splits, self.kind, self.weighting = store, splits, kind, weighting
         self.batch_size, self.num_workers = batch_size, num_workers
         self._sets: dict[str, CachedClips] = {}
 
     def dataset(self, split: str) -> CachedClips:
         if split not in self._sets:
-            self._sets[split] = CachedClips(self.cache, self.splits[split], self.kind, self.weighting)
+            self._sets[split] = CachedClips(self.store, self.splits[split], self.kind, self.weighting)
         return self._sets[split]
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -11,7 +11,6 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from voxage.data.atomic import write_json_atomic
-from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row
 from voxage.features.voice_embedding import EMBED_VERSION
 from voxage.models import build_model, model_input
@@ -19,7 +18,7 @@ from voxage.models.artifact import ModelArtifact
 from voxage.models.registry import model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO
 from voxage.training.config import TrainConfig
-from voxage.training.data import AgeDataModule, load_work_dir
+from voxage.training.data import AgeDataModule, feature_store, load_work_dir
 from voxage.training.module import AgeClassifier
 
 
@@ -41,8 +40,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     cache, rows = load_work_dir(work_dir)
     kind = model_input(cfg.model)
     splits = splits or {s: [r for r in rows if r.split == s] for s in ("train", "val", "test")}
-    store = ensure_embeddings(work_dir, [r for v in splits.values() for r in v], progress=cfg.progress) \
-        if kind == "embed" else cache
+    store = feature_store(work_dir, cache, kind, [r for v in splits.values() for r in v], cfg.progress)
     dm = AgeDataModule(store, splits, kind, cfg.batch_size, cfg.num_workers, cfg.weighting)
     for split in ("train", "val"):
         if not dm.splits[split]:
