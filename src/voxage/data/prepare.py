@@ -39,7 +39,7 @@ def in_shard(key: str, i: int, n: int) -> bool:
 
 
 def merge_caches(out: Path, shard_dirs: list[Path], echo=print) -> int:
-    """Move the cache entries of shard work dirs into OUT's cache; entries already there are kept."""
+    """Copy the cache entries of shard work dirs into OUT's cache (temp + rename); entries already there are kept."""
     target = Path(out) / "cache"
     moved = 0
     for shard in shard_dirs:
