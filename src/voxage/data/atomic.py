@@ -6,10 +6,13 @@ durability is left to the filesystem's journal, and fsync per cache entry would 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
@@ -22,6 +25,13 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """`.npy` without pickle: byte-identical for identical arrays."""
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    write_bytes_atomic(path, buf.getvalue())
 
 
 def write_json_atomic(path: Path, obj) -> None:

@@ -8,7 +8,6 @@ so a resumed run neither retries nor forgets it. Temp files never carry the fina
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from voxage.audio import AudioError, load_audio
-from voxage.data.atomic import write_bytes_atomic, write_json_atomic
+from voxage.data.atomic import write_json_atomic, write_npy_atomic
 from voxage.data.records import Clip
 from voxage.features import FeatureConfig, extract
 
@@ -75,14 +74,12 @@ class FeatureCache:
     def read(self, key: str) -> np.void:
         return np.load(self.entry_path(key), mmap_mode="r", allow_pickle=False)[0]
 
-    def encode(self, duration: float, feats: dict[str, np.ndarray]) -> bytes:
+    def record(self, duration: float, feats: dict[str, np.ndarray]) -> np.ndarray:
         rec = np.zeros(1, dtype=self.dtype)
         rec["duration"] = duration
         rec["wave"] = feats["wave"]
         rec["mel"] = feats["mel"]
-        buf = io.BytesIO()
-        np.save(buf, rec, allow_pickle=False)
-        return buf.getvalue()
+        return rec
 
     def process(self, clip: Clip, policy: DecodePolicy) -> tuple[str, str, float]:
         """Decode one clip and store its entry or failure; returns (key, status, seconds)."""
@@ -98,7 +95,7 @@ class FeatureCache:
         except AudioError as err:
             write_json_atomic(self.fail_path(clip.key), {"reason": err.reason, "message": str(err)})
             return clip.key, err.reason, 0.0
-        write_bytes_atomic(self.entry_path(clip.key), self.encode(duration, extract(wave, self.cfg)))
+        write_npy_atomic(self.entry_path(clip.key), self.record(duration, extract(wave, self.cfg)))
         return clip.key, "ok", duration
 
 

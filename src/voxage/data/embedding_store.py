@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from voxage.audio import load_audio
-from voxage.data.atomic import write_bytes_atomic
+from voxage.data.atomic import write_npy_atomic
 from voxage.data.cache import single_threaded_children
 from voxage.data.manifest import Row
 from voxage.features.voice_embedding import EMBED_DIM, EMBED_VERSION, SAMPLE_RATE, VoiceEmbedder
@@ -44,9 +43,7 @@ def _embed(item: tuple[str, str, str]) -> str:
     key, audio, out = item
     vec = _state["embedder"](load_audio(audio, SAMPLE_RATE))
     assert vec.shape == (EMBED_DIM,)
-    buf = io.BytesIO()
-    np.save(buf, vec, allow_pickle=False)
-    write_bytes_atomic(Path(out), buf.getvalue())
+    write_npy_atomic(Path(out), vec)
     return key
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from voxage.data.atomic import write_json_atomic
+from voxage.data.atomic import write_bytes_atomic, write_json_atomic
 from voxage.data.cache import DecodePolicy, FeatureCache, build_cache
 from voxage.data.commonvoice import read_corpus
 from voxage.data.manifest import Row, write_manifest
@@ -52,9 +51,7 @@ def merge_caches(out: Path, shard_dirs: list[Path], echo=print) -> int:
             if entry.is_file() and entry.suffix in (".npy", ".fail"):
                 dest = target / entry.relative_to(src)
                 if not dest.exists():
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(entry, dest.with_name(dest.name + ".tmp"))
-                    dest.with_name(dest.name + ".tmp").replace(dest)
+                    write_bytes_atomic(dest, entry.read_bytes())
                     moved += 1
     echo(f"merged {moved} entries into {target}")
     return moved

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from voxage.audio import AudioError, load_audio, load_audio_bytes
-from voxage.features import FeatureConfig, extract
+from voxage.features import extract
 from voxage.models.artifact import ModelArtifact
 
 MIN_SECONDS = 0.5
@@ -44,10 +44,7 @@ class Predictor:
             from voxage.models.onnx_export import OnnxModel
 
             self.model = OnnxModel(path)
-            m = self.model.meta
-            self.artifact = ModelArtifact(m["name"], m["kwargs"], m["input_kind"],
-                                          FeatureConfig.from_dict(m["features"]), {}, tuple(m["classes"]),
-                                          m.get("extra", {}))
+            self.artifact = ModelArtifact.from_header(self.model.meta)
         else:
             self.artifact = ModelArtifact.load(path)
             self.model = self.artifact.build()

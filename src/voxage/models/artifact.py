@@ -34,15 +34,22 @@ class ModelArtifact:
         model.load_state_dict(self.state_dict)
         return model.eval()
 
+    def header(self) -> dict:
+        """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""
+        return {"name": self.name, "kwargs": self.kwargs, "input_kind": self.input_kind,
+                "features": self.features.to_dict(), "classes": list(self.classes), "extra": self.extra}
+
+    @classmethod
+    def from_header(cls, header: dict, state_dict: dict | None = None) -> "ModelArtifact":
+        return cls(header["name"], header["kwargs"], header["input_kind"], FeatureConfig.from_dict(header["features"]),
+                   state_dict or {}, tuple(header["classes"]), header.get("extra", {}))
+
     def save(self, path: Path) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        torch.save({
-            "format": FORMAT, "name": self.name, "kwargs": self.kwargs, "input_kind": self.input_kind,
-            "features": self.features.to_dict(), "classes": list(self.classes), "extra": self.extra,
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()},
-        }, tmp)
+        torch.save({"format": FORMAT, **self.header(),
+                    "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()}}, tmp)
         tmp.replace(path)
 
     @classmethod
@@ -58,5 +65,4 @@ class ModelArtifact:
             raise ValueError(f"{path}: not a voxage model file ({exc.__class__.__name__})") from None
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
             raise ValueError(f"{path}: not a voxage model file (format {FORMAT} expected)")
-        return cls(blob["name"], blob["kwargs"], blob["input_kind"], FeatureConfig.from_dict(blob["features"]),
-                   blob["state_dict"], tuple(blob["classes"]), blob.get("extra", {}))
+        return cls.from_header(blob, blob["state_dict"])

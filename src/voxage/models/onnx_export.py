@@ -34,9 +34,7 @@ def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
                           output_names=["logits"], dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}},
                           opset_version=17, dynamo=False)
     proto = onnx.load(str(tmp))
-    meta = {"name": artifact.name, "kwargs": artifact.kwargs, "input_kind": artifact.input_kind,
-            "features": artifact.features.to_dict(), "classes": list(artifact.classes), "extra": artifact.extra}
-    proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(meta))
+    proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(artifact.header()))
     onnx.save(proto, str(tmp))
     tmp.replace(out)
     return out
