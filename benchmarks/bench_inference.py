@@ -33,14 +33,17 @@ def clip(cfg: FeatureConfig) -> tuple[np.ndarray, str]:
     return np.concatenate(waves)[: cfg.num_samples], label
 
 
-def time_predictor(p: Predictor, wave: np.ndarray) -> list[float]:
-    for _ in range(5):
-        p.predict_wave(wave)
-    out = []
+def time_backends(predictors: dict[str, Predictor], wave: np.ndarray) -> dict[str, list[float]]:
+    """Milliseconds per prediction; the backends take turns run by run, so drift hits both alike."""
+    for p in predictors.values():
+        for _ in range(5):
+            p.predict_wave(wave)
+    out = {name: [] for name in predictors}
     for _ in range(RUNS):
-        start = time.perf_counter()
-        p.predict_wave(wave)
-        out.append((time.perf_counter() - start) * 1000)
+        for name, p in predictors.items():
+            start = time.perf_counter()
+            p.predict_wave(wave)
+            out[name].append((time.perf_counter() - start) * 1000)
     return out
 
 
@@ -51,25 +54,25 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="voxage-infer-"))
     results, rows = {"clip_seconds": cfg.clip_seconds, "runs": RUNS, "torch_threads": 1, "corpus": label}, []
 
-    def measure(model: str, backend: str, path: Path) -> None:
-        ms = time_predictor(Predictor(path), wave)
-        results[f"{model}/{backend}"] = {"median_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95)}
-        rows.append({"model": model, "backend": backend, "median ms": f"{percentile(ms, 50):.1f}",
-                     "p95 ms": f"{percentile(ms, 95):.1f}",
-                     "RTF": f"{percentile(ms, 50) / 1000 / cfg.clip_seconds:.4f}"})
+    def measure(model: str, paths: dict[str, Path]) -> None:
+        timings = time_backends({backend: Predictor(path) for backend, path in paths.items()}, wave)
+        for backend, ms in timings.items():
+            results[f"{model}/{backend}"] = {"median_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95)}
+            rows.append({"model": model, "backend": backend, "median ms": f"{percentile(ms, 50):.1f}",
+                         "p95 ms": f"{percentile(ms, 95):.1f}",
+                         "RTF": f"{percentile(ms, 50) / 1000 / cfg.clip_seconds:.4f}"})
     for name in ("cnn", "resnet", "tcn"):
         kwargs = model_kwargs(name, cfg)
         art = ModelArtifact(name, kwargs, "mel" if name != "tcn" else "wave", cfg,
                             build_model(name, **kwargs).state_dict())
         art.save(tmp / f"{name}.pth")
         export_onnx(art, tmp / f"{name}.onnx")
-        for backend, path in (("pytorch eager", tmp / f"{name}.pth"), ("onnxruntime", tmp / f"{name}.onnx")):
-            measure(name, backend, path)
-    if default_model_path().is_file():  # the bundled model: speaker encoder + prosody front-end, linear head
+        measure(name, {"pytorch eager": tmp / f"{name}.pth", "onnxruntime": tmp / f"{name}.onnx"})
+    if default_model_path().is_file():  # the bundled model: VAD + mel windows + Praat prosody, then GE2E + head
         export_onnx(ModelArtifact.load(default_model_path()), tmp / "default.onnx")
-        for backend, path in (("pytorch eager", default_model_path()), ("onnxruntime (head)", tmp / "default.onnx")):
-            measure("default (embed)", backend, path)
-    print(f"one {cfg.clip_seconds:.0f} s clip of {label}, features + model (decoding excluded), {RUNS} runs, 1 thread")
+        measure("default (embed)", {"pytorch eager": default_model_path(), "onnxruntime": tmp / "default.onnx"})
+    print(f"one {cfg.clip_seconds:.0f} s clip of {label}, features + model (decoding excluded), {RUNS} runs "
+          "taking turns, 1 thread")
     print(table(rows, ["model", "backend", "median ms", "p95 ms", "RTF"]))
     print(f"written: {save('inference', results)}")
 

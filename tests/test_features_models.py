@@ -38,3 +38,15 @@ def test_every_model_gives_six_logits(name):
 def test_seed_cnn_follows_the_seed_spec():
     convs = [m for m in build_model("cnn", **model_kwargs("cnn", CFG)).features if isinstance(m, torch.nn.Conv2d)]
     assert [(c.kernel_size, c.stride) for c in convs] == [((3, 3), (2, 2)), ((5, 5), (1, 1)), ((2, 2), (1, 1))]
+
+
+def test_uniform_dropout_behaves_like_dropout():
+    from voxage.models.seed_cnn import UniformDropout
+
+    drop, x = UniformDropout(0.3), torch.ones(200, 1000, requires_grad=True)
+    y = drop.train()(x)
+    assert abs((y == 0).float().mean().item() - 0.3) < 0.01  # drops p of the units
+    assert torch.unique(y).tolist() == [0.0, pytest.approx(1 / 0.7)]  # and rescales the rest
+    y.sum().backward()
+    assert torch.equal(x.grad, y.detach())  # gradient flows through the kept units only
+    assert torch.equal(drop.eval()(x), x)

@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 import soxr
+import torch
+from torch import nn
 
 EMBED_VERSION = 2  # bump when the vector changes: caches and models record it
 SPEAKER_DIM = 256
@@ -51,20 +53,52 @@ def prosody(wave: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
     return np.nan_to_num(np.asarray(values, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-class VoiceEmbedder:
-    """wave (16 kHz mono) -> EMBED_DIM vector. Loads the encoder once per process."""
+def encoder_windows(wave: np.ndarray) -> np.ndarray:
+    """The speaker encoder's input: 1.6 s log-mel windows (n, 160, 40) of the speech, silences cut by VAD.
+
+    The same windows as resemblyzer's `embed_utterance`, computed outside the network so that the network
+    itself (LSTM, averaging, head) can run in PyTorch or in ONNX Runtime.
+    """
+    from resemblyzer import VoiceEncoder, audio, preprocess_wav
+
+    trimmed = preprocess_wav(wave, source_sr=SAMPLE_RATE)  # volume-normalised, long silences cut
+    if len(trimmed) < SAMPLE_RATE // 2:
+        trimmed = wave
+    wav_slices, mel_slices = VoiceEncoder.compute_partial_slices(len(trimmed), rate=1.3, min_coverage=0.75)
+    trimmed = np.pad(trimmed, (0, max(0, wav_slices[-1].stop - len(trimmed)))).astype(np.float32)
+    mel = audio.wav_to_mel_spectrogram(trimmed)
+    return np.stack([mel[s] for s in mel_slices]).astype(np.float32)
+
+
+def voice_inputs(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """wave (16 kHz mono) -> (encoder windows (n, 160, 40), prosody (1, 12)): what the embed network reads."""
+    wave = wave[: int(MAX_SECONDS * SAMPLE_RATE)]
+    return encoder_windows(wave), prosody(wave)[None]
+
+
+class SpeakerEncoder(nn.Module):
+    """GE2E (resemblyzer's bundled weights): encoder windows -> one L2-normalised 256-d utterance vector."""
 
     def __init__(self):
+        super().__init__()
         from resemblyzer import VoiceEncoder
 
-        self.encoder = VoiceEncoder(device="cpu", verbose=False)
+        self.ge2e = VoiceEncoder(device="cpu", verbose=False).eval()
 
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        partial = self.ge2e(windows)  # (n, 256), each L2-normalised
+        mean = partial.mean(0, keepdim=True)
+        return mean / torch.linalg.vector_norm(mean, dim=1, keepdim=True)
+
+
+class VoiceEmbedder:
+    """wave (16 kHz mono) -> EMBED_DIM vector, the cached feature of the embed model."""
+
+    def __init__(self):
+        self.encoder = SpeakerEncoder()
+
+    @torch.no_grad()
     def __call__(self, wave: np.ndarray) -> np.ndarray:
-        from resemblyzer import preprocess_wav
-
-        wave = wave[: int(MAX_SECONDS * SAMPLE_RATE)]
-        trimmed = preprocess_wav(wave, source_sr=SAMPLE_RATE)  # volume-normalised, long silences cut (VAD)
-        if len(trimmed) < SAMPLE_RATE // 2:
-            trimmed = wave
-        speaker = self.encoder.embed_utterance(trimmed.astype(np.float32))
-        return np.concatenate([speaker, prosody(wave)]).astype(np.float32)
+        windows, pros = voice_inputs(wave)
+        speaker = self.encoder(torch.from_numpy(windows))[0].numpy()
+        return np.concatenate([speaker, pros[0]]).astype(np.float32)

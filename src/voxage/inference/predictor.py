@@ -47,27 +47,27 @@ class Predictor:
             self.artifact = ModelArtifact.from_header(self.model.meta)
         else:
             self.artifact = ModelArtifact.load(path)
-            self.model = self.artifact.build()
+            self.model = self.artifact.network()
         self.cfg = self.artifact.features
         self.classes = self.artifact.classes
-        self._embedder = None
-
-    def model_input(self, wave: np.ndarray) -> np.ndarray:
         if self.artifact.input_kind == "embed":
-            if self._embedder is None:
-                from voxage.features.voice_embedding import EMBED_VERSION, VoiceEmbedder
+            from voxage.features.voice_embedding import EMBED_VERSION
 
-                trained_on = self.artifact.extra.get("embed_version")
-                if trained_on != EMBED_VERSION:
-                    raise ValueError(f"model was trained on embedding version {trained_on}, this voxage computes "
-                                     f"version {EMBED_VERSION}: retrain it")
-                self._embedder = VoiceEmbedder()
-            return self._embedder(wave)
-        return extract(wave, self.cfg)[self.artifact.input_kind]
+            trained_on = self.artifact.extra.get("embed_version")
+            if trained_on != EMBED_VERSION:
+                raise ValueError(f"model was trained on embedding version {trained_on}, this voxage computes "
+                                 f"version {EMBED_VERSION}: retrain it")
+
+    def model_inputs(self, wave: np.ndarray) -> tuple[np.ndarray, ...]:
+        if self.artifact.input_kind == "embed":
+            from voxage.features.voice_embedding import voice_inputs
+
+            return voice_inputs(wave)
+        return (extract(wave, self.cfg)[self.artifact.input_kind][None],)
 
     @torch.no_grad()
-    def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        logits = self.model(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)))
+    def probabilities(self, *inputs: np.ndarray) -> np.ndarray:
+        logits = self.model(*(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in inputs))
         return torch.softmax(logits.double(), dim=1).numpy()
 
     def predict_wave(self, wave: np.ndarray) -> Prediction:
@@ -76,7 +76,7 @@ class Predictor:
             raise AudioError("too_short", f"clip is {duration:.2f} s; at least {MIN_SECONDS} s of speech needed")
         if float(np.sqrt(np.mean(wave**2))) < 1e-4:
             raise AudioError("silent", "clip is silent; nothing to judge")
-        p = self.probabilities(self.model_input(wave)[None])[0]
+        p = self.probabilities(*self.model_inputs(wave))[0]
         probs = {c: float(v) for c, v in zip(self.classes, p)}
         return Prediction(self.classes[int(p.argmax())], probs, duration)
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from voxage.features import FeatureConfig
 from voxage.labels import AGE_GROUPS
+from voxage.models.embed_head import VoiceAgeNetwork
 from voxage.models.registry import build_model
 
 FORMAT = "voxage-model/1"
@@ -33,6 +34,11 @@ class ModelArtifact:
         model = build_model(self.name, **self.kwargs)
         model.load_state_dict(self.state_dict)
         return model.eval()
+
+    def network(self) -> nn.Module:
+        """The model as prediction runs it: an embed head gets its frozen speaker encoder in front."""
+        model = self.build()
+        return VoiceAgeNetwork(model).eval() if self.input_kind == "embed" else model
 
     def header(self) -> dict:
         """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""

@@ -1,11 +1,15 @@
-"""A small head on utterance embeddings (GE2E speaker vector + prosody), standardised inside the model."""
+"""A small head on utterance embeddings (GE2E speaker vector + prosody), standardised inside the model.
+
+Training reads cached embeddings, so only the head learns; prediction runs `VoiceAgeNetwork`, the frozen
+speaker encoder and the head as one network, which is also what goes into an exported ONNX file.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from voxage.features.voice_embedding import EMBED_DIM
+from voxage.features.voice_embedding import EMBED_DIM, SpeakerEncoder
 
 
 class EmbedHead(nn.Module):
@@ -27,3 +31,15 @@ class EmbedHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std)
+
+
+class VoiceAgeNetwork(nn.Module):
+    """(encoder windows (n, 160, 40), prosody (1, 12)) -> logits (1, classes)."""
+
+    def __init__(self, head: EmbedHead):
+        super().__init__()
+        self.encoder = SpeakerEncoder()
+        self.head = head
+
+    def forward(self, windows: torch.Tensor, prosody: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.encoder(windows), prosody], dim=1))

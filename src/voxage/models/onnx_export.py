@@ -14,25 +14,30 @@ from voxage.models.artifact import ModelArtifact
 METADATA_KEY = "voxage"
 
 
-def example_input(artifact: ModelArtifact) -> torch.Tensor:
+def example_inputs(artifact: ModelArtifact) -> dict[str, torch.Tensor]:
+    """Named inputs of `artifact.network()`; their first axis is dynamic in the exported graph."""
     cfg = artifact.features
     if artifact.input_kind == "mel":
-        return torch.zeros(1, cfg.n_mels, cfg.num_frames)
+        return {"features": torch.zeros(1, cfg.n_mels, cfg.num_frames)}
     if artifact.input_kind == "wave":
-        return torch.zeros(1, cfg.num_samples)
-    return torch.zeros(1, artifact.kwargs["in_dim"])
+        return {"features": torch.zeros(1, cfg.num_samples)}
+    from voxage.features.voice_embedding import PROSODY_NAMES
+
+    return {"windows": torch.zeros(3, 160, 40), "prosody": torch.zeros(1, len(PROSODY_NAMES))}
 
 
 def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
+    """The whole network prediction runs (for embed models: speaker encoder and head) in one ONNX file."""
     import onnx
 
     out = Path(out)
     tmp = out.with_name(out.name + ".tmp")
+    inputs = example_inputs(artifact)
+    axes = {name: {0: "n"} for name in inputs} | {"logits": {0: "batch"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but needs no onnxscript
-        torch.onnx.export(artifact.build(), (example_input(artifact),), str(tmp), input_names=["features"],
-                          output_names=["logits"], dynamic_axes={"features": {0: "batch"}, "logits": {0: "batch"}},
-                          opset_version=17, dynamo=False)
+        torch.onnx.export(artifact.network(), tuple(inputs.values()), str(tmp), input_names=list(inputs),
+                          output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
     proto = onnx.load(str(tmp))
     proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(artifact.header()))
     onnx.save(proto, str(tmp))
@@ -53,7 +58,12 @@ class OnnxModel:
         if METADATA_KEY not in meta:
             raise ValueError(f"{path}: ONNX file was not exported by voxage (no metadata)")
         self.meta = json.loads(meta[METADATA_KEY])
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        expected = list(example_inputs(ModelArtifact.from_header(self.meta)))
+        if self.input_names != expected:
+            raise ValueError(f"{path}: inputs {self.input_names}, this voxage feeds {expected}: export it again")
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        (logits,) = self.session.run(None, {"features": np.ascontiguousarray(x.numpy(), dtype=np.float32)})
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
+        feeds = {name: np.ascontiguousarray(x.numpy(), dtype=np.float32) for name, x in zip(self.input_names, inputs)}
+        (logits,) = self.session.run(None, feeds)
         return torch.from_numpy(logits)
