@@ -68,7 +68,7 @@ def main() -> None:
             progress=False, echo=lambda *_: None)
     cache, rows = load_work_dir(work)
     results, table_rows = {"corpus": label, "clips": len(rows)}, []
-    for model, kind, epochs in (("cnn", "mel", 2), ("embed", "embed", 1)):
+    for model, kind, epochs in (("cnn", "mel", 3), ("embed", "embed", 1)):
         store = ensure_embeddings(work, rows, progress=False) if kind == "embed" else cache
         start = time.perf_counter()
         cached = CachedClips(store, rows, kind)
