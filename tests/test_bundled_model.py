@@ -51,3 +51,19 @@ def test_bundled_model_through_onnx_matches(tmp_path, synthetic_corpus):
     for clip in clips:
         a, b = eager.predict_file(clip).probabilities, onnx_model.predict_file(clip).probabilities
         assert max(abs(a[k] - b[k]) for k in a) < 1e-4
+
+
+def test_onnx_file_with_other_inputs_is_refused(tmp_path, monkeypatch):
+    """An ONNX file whose graph is only the head (as voxage 0.1 exported it) gets a clear message."""
+    import pytest
+
+    from voxage.inference import Predictor
+    from voxage.models import onnx_export
+    from voxage.models.artifact import ModelArtifact
+
+    with monkeypatch.context() as m:
+        m.setattr(onnx_export, "example_inputs", lambda art: {"features": torch.zeros(1, art.kwargs["in_dim"])})
+        m.setattr(ModelArtifact, "network", ModelArtifact.build)
+        head_only = onnx_export.export_onnx(ModelArtifact.load(default_model_path()), tmp_path / "head.onnx")
+    with pytest.raises(ValueError, match="export it again"):
+        Predictor(head_only)
