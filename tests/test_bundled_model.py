@@ -67,3 +67,17 @@ def test_onnx_file_with_other_inputs_is_refused(tmp_path, monkeypatch):
         head_only = onnx_export.export_onnx(ModelArtifact.load(default_model_path()), tmp_path / "head.onnx")
     with pytest.raises(ValueError, match="export it again"):
         Predictor(head_only)
+
+
+def test_speaker_vector_is_resemblyzers_utterance_embedding(synthetic_corpus):
+    """The bundled model was trained on resemblyzer's `embed_utterance`: our split of it must not drift."""
+    import numpy as np
+    from resemblyzer import VoiceEncoder, preprocess_wav
+
+    from voxage.audio import load_audio
+    from voxage.features.voice_embedding import SAMPLE_RATE, SPEAKER_DIM, VoiceEmbedder
+
+    wave = load_audio(sorted((synthetic_corpus / "clips").glob("*.mp3"))[0], SAMPLE_RATE)
+    ours = VoiceEmbedder()(wave)[:SPEAKER_DIM]
+    theirs = VoiceEncoder(device="cpu", verbose=False).embed_utterance(preprocess_wav(wave, source_sr=SAMPLE_RATE))
+    assert np.abs(ours - theirs).max() < 1e-5

@@ -21,6 +21,7 @@ PROSODY_NAMES = ("f0_mean_st", "f0_std_st", "f0_p10_st", "f0_p90_st", "voiced_fr
 EMBED_DIM = SPEAKER_DIM + len(PROSODY_NAMES)
 SAMPLE_RATE = 16000
 MAX_SECONDS = 20.0  # longer uploads are judged on their first 20 s
+WINDOW_SHAPE = (160, 40)  # one encoder window: 1.6 s of 10 ms frames x 40 mel bands (resemblyzer's hparams)
 
 
 def prosody(wave: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -54,7 +55,7 @@ def prosody(wave: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def encoder_windows(wave: np.ndarray) -> np.ndarray:
-    """The speaker encoder's input: 1.6 s log-mel windows (n, 160, 40) of the speech, silences cut by VAD.
+    """The speaker encoder's input: n log-mel windows (n, *WINDOW_SHAPE) of the speech, silences cut by VAD.
 
     The same windows as resemblyzer's `embed_utterance`, computed outside the network so that the network
     itself (LSTM, averaging, head) can run in PyTorch or in ONNX Runtime.

@@ -21,9 +21,9 @@ def example_inputs(artifact: ModelArtifact) -> dict[str, torch.Tensor]:
         return {"features": torch.zeros(1, cfg.n_mels, cfg.num_frames)}
     if artifact.input_kind == "wave":
         return {"features": torch.zeros(1, cfg.num_samples)}
-    from voxage.features.voice_embedding import PROSODY_NAMES
+    from voxage.features.voice_embedding import PROSODY_NAMES, WINDOW_SHAPE
 
-    return {"windows": torch.zeros(3, 160, 40), "prosody": torch.zeros(1, len(PROSODY_NAMES))}
+    return {"windows": torch.zeros(3, *WINDOW_SHAPE), "prosody": torch.zeros(1, len(PROSODY_NAMES))}
 
 
 def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
