@@ -72,6 +72,15 @@ def test_other_models_train_and_evaluate(work_dir, model):
     assert json.loads((work_dir / "runs" / model / "report.json").read_text())["model"] == model
 
 
+def test_embed_runs_with_its_own_regularisation_unless_told(work_dir):
+    saved = json.loads((work_dir / "runs" / "embed" / "train_config.json").read_text())["train"]
+    assert (saved["weight_decay"], saved["patience"]) == (1.0, 10)  # written by the embed run above
+    from voxage.training.config import TrainConfig
+
+    assert TrainConfig(model="embed", weight_decay=0.0).resolved().weight_decay == 0.0
+    assert (TrainConfig(model="cnn").resolved().weight_decay, TrainConfig(model="cnn").resolved().patience) == (1e-6, 4)
+
+
 def test_embeddings_are_cached_once(work_dir):
     import numpy as np
 

@@ -202,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=50, help="maximum epochs (early stopping usually ends sooner)")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, default=1e-3)
-    s.add_argument("--weight-decay", type=float, default=1e-6)
-    s.add_argument("--patience", type=int, default=4)
+    s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
+    s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
     s.add_argument("--no-augment", action="store_true")
     s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker",
                    help="loss weights: each speaker once and classes equal (default), classes equal, or none")
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", choices=["speaker", "random"], default="speaker",
                    help="speaker: folds share no speaker (honest); random: per clip, as the seed (leaky)")
     s.add_argument("--epochs", type=int, default=30)
-    s.add_argument("--patience", type=int, default=4)
+    s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
     s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="default: WORK_DIR/crossval")

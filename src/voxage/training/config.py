@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class Regularisation:
+    weight_decay: float = 1e-6  # the seed's Adam settings
+    patience: int = 4  # EarlyStopping on val_loss, as the seed
+
+
+# The embed head is a linear model on 268 features from about 100 speakers: left alone it learns who is speaking.
+# Strong L2 (like logistic regression with C=1e-3) and more patience: speaker-grouped balanced accuracy 0.257 vs
+# 0.214 with the seed's settings (3 fold seeds x 5 folds on cv-en-delta13, 15 epochs at most).
+MODEL_REGULARISATION = {"embed": Regularisation(weight_decay=1.0, patience=10)}
 
 
 @dataclass
@@ -10,9 +22,9 @@ class TrainConfig:
     model: str = "cnn"
     max_epochs: int = 50
     batch_size: int = 32
-    lr: float = 1e-3  # the seed's Adam settings
-    weight_decay: float = 1e-6
-    patience: int = 4  # EarlyStopping on val_loss, as the seed
+    lr: float = 1e-3  # the seed's Adam
+    weight_decay: float | None = None  # None: the model's default (MODEL_REGULARISATION, else the seed's)
+    patience: int | None = None
     augment: bool = True
     weighting: str = "speaker"  # loss weights: speaker (each speaker once, classes equal) | class | none
     seed: int = 0
@@ -22,6 +34,12 @@ class TrainConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     progress: bool = True
+
+    def resolved(self) -> "TrainConfig":
+        """This config with the model's defaults filled in where nothing was chosen."""
+        default = MODEL_REGULARISATION.get(self.model, Regularisation())
+        return replace(self, weight_decay=default.weight_decay if self.weight_decay is None else self.weight_decay,
+                       patience=default.patience if self.patience is None else self.patience)
 
     def to_dict(self) -> dict:
         return asdict(self)

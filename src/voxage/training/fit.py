@@ -36,6 +36,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         raise FileNotFoundError(f"{last}: nothing to resume; train without --resume first")
     if not resume and last.is_file():
         raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose --run-dir")
+    cfg = cfg.resolved()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     cache, rows = load_work_dir(work_dir)
     kind = model_input(cfg.model)
