@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 
 @dataclass(frozen=True)
 class Regularisation:
-    weight_decay: float = 1e-6  # the seed's Adam settings
+    weight_decay: float = 1e-6  # the seed's Adam weight decay
     patience: int = 4  # EarlyStopping on val_loss, as the seed
 
 
@@ -22,7 +22,7 @@ class TrainConfig:
     model: str = "cnn"
     max_epochs: int = 50
     batch_size: int = 32
-    lr: float = 1e-3  # the seed's Adam
+    lr: float = 1e-3  # the seed's Adam learning rate
     weight_decay: float | None = None  # None: the model's default (MODEL_REGULARISATION, else the seed's)
     patience: int | None = None
     augment: bool = True
