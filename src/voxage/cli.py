@@ -117,7 +117,8 @@ def cmd_crossval(a) -> int:
     from voxage.evaluation.crossval import crossval, format_table
     from voxage.training.config import TrainConfig
 
-    cfg = TrainConfig(max_epochs=a.epochs, patience=a.patience, progress=False, weighting=a.weighting)
+    cfg = TrainConfig(max_epochs=a.epochs, weight_decay=a.weight_decay, patience=a.patience, progress=False,
+                      weighting=a.weighting)
     out = Path(a.out) if a.out else Path(a.work_dir) / "crossval"
     summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seed)
     print(format_table(summary))
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", choices=["speaker", "random"], default="speaker",
                    help="speaker: folds share no speaker (honest); random: per clip, as the seed (leaky)")
     s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
     s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
     s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker")
     s.add_argument("--seed", type=int, default=0)
