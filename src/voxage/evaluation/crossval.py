@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +70,7 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
             if not done.is_file():
                 splits = fold_splits(rows, ids, f, method, seed)
                 shutil.rmtree(fold_dir, ignore_errors=True)  # a fold cut short restarts cleanly
-                cfg = TrainConfig(**{**(train_cfg or TrainConfig()).to_dict(), "model": model, "seed": seed + f})
+                cfg = replace(train_cfg or TrainConfig(), model=model, seed=seed + f)
                 fit(work_dir, fold_dir, cfg, splits=splits)
                 report = evaluate_rows(ModelArtifact.load(fold_dir / "model.pth"), work_dir, splits["test"],
                                        with_probs=True)
