@@ -164,6 +164,14 @@ def cmd_demo(a) -> int:
     return run_demo(Path(a.out), a.epochs)
 
 
+def _add_regularisation(s: argparse.ArgumentParser) -> None:
+    """What `train` and `crossval` both let you set; unset values take the model's default (TrainConfig.resolved)."""
+    s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
+    s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
+    s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker",
+                   help="loss weights: each speaker once and classes equal (default), classes equal, or none")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -203,11 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=50, help="maximum epochs (early stopping usually ends sooner)")
     s.add_argument("--batch-size", type=int, default=32)
     s.add_argument("--lr", type=float, default=1e-3)
-    s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
-    s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
+    _add_regularisation(s)
     s.add_argument("--no-augment", action="store_true")
-    s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker",
-                   help="loss weights: each speaker once and classes equal (default), classes equal, or none")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     s.add_argument("--accelerator", default="auto")
@@ -242,9 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", choices=["speaker", "random"], default="speaker",
                    help="speaker: folds share no speaker (honest); random: per clip, as the seed (leaky)")
     s.add_argument("--epochs", type=int, default=30)
-    s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
-    s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
-    s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker")
+    _add_regularisation(s)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", help="default: WORK_DIR/crossval")
     s.set_defaults(func=cmd_crossval)
