@@ -53,7 +53,7 @@ def epoch_seconds(model_name: str, dataset, cfg: FeatureConfig) -> float:
     model = training_layout(build_model(model_name, **model_kwargs(model_name, cfg)), dataset.kind)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     start = time.perf_counter()
-    for x, y, _ in DataLoader(dataset, batch_size=32, shuffle=True):
+    for x, y, *_ in DataLoader(dataset, batch_size=32, shuffle=True):
         opt.zero_grad()
         torch.nn.functional.cross_entropy(model(x.float()), y).backward()
         opt.step()
@@ -63,7 +63,7 @@ def epoch_seconds(model_name: str, dataset, cfg: FeatureConfig) -> float:
 def main() -> None:
     source, label = corpus()
     work = Path(tempfile.mkdtemp(prefix="voxage-epoch-"))
-    prepare(PrepareConfig(str(source), str(work), workers=2, limit=CLIPS,
+    prepare(PrepareConfig([str(source)], str(work), workers=2, limit=CLIPS,
                           split=SplitConfig(balance="none", val_fraction=0.05, test_fraction=0.05)),
             progress=False, echo=lambda *_: None)
     cache, rows = load_work_dir(work)

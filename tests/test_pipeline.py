@@ -108,11 +108,11 @@ def test_crossval_folds_are_speaker_disjoint(work_dir, tmp_path):
     assert (out / "recall-speaker.png").is_file() and (out / "confusion-speaker-cnn.png").is_file()
     test_speakers = []
     for f in range(3):
-        cfg = json.loads((out / "speaker" / "cnn" / f"fold-{f}" / "fold.json").read_text())
+        cfg = json.loads((out / "speaker" / "cnn" / "seed-0" / f"fold-{f}" / "fold.json").read_text())
         assert cfg["n"] > 0
         test_speakers.append(cfg["speakers"])
     rows = read_manifest(work_dir / "manifest.tsv")
     assert sum(test_speakers) == len({r.speaker for r in rows})  # every speaker tested exactly once
-    mtime = (out / "speaker" / "cnn" / "fold-0" / "fold.json").stat().st_mtime_ns
+    mtime = (out / "speaker" / "cnn" / "seed-0" / "fold-0" / "fold.json").stat().st_mtime_ns
     assert main(["crossval", str(work_dir), "--models", "cnn", "--folds", "3", "--epochs", "1", "--out", str(out)]) == 0
-    assert (out / "speaker" / "cnn" / "fold-0" / "fold.json").stat().st_mtime_ns == mtime  # finished folds kept
+    assert (out / "speaker" / "cnn" / "seed-0" / "fold-0" / "fold.json").stat().st_mtime_ns == mtime  # finished folds kept

@@ -153,3 +153,54 @@ def test_server_binds_loopback_by_default():
     from voxage.cli import build_parser
 
     assert build_parser().parse_args(["serve"]).host == "127.0.0.1"
+
+
+@pytest.fixture(scope="module")
+def bundled_server():
+    """`voxage serve` with the bundled model, which also answers gender."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError(proc.stdout.read().decode())
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_bundled_model_answers_gender_in_the_api(bundled_server, synthetic_corpus):
+    clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
+    r = httpx.post(f"{bundled_server}/api/predict", files={"audio": (clip.name, clip.read_bytes())}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["age_group"] in AGE_GROUPS and abs(sum(body["probabilities"].values()) - 1) < 1e-6
+    assert body["gender"] in ("female", "male")
+    assert set(body["gender_probabilities"]) == {"female", "male"}
+    assert abs(sum(body["gender_probabilities"].values()) - 1) < 1e-6
+    assert body["gender_probabilities"][body["gender"]] >= 0.5
+
+
+def test_page_shows_gender_for_an_upload(bundled_server, synthetic_corpus, tmp_path, output_dir):
+    _require("chromium", CHROMIUM.exists())
+    from playwright.sync_api import sync_playwright
+
+    clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"],
+                                    headless=True)
+        page = browser.new_page()
+        page.goto(bundled_server + "/")
+        page.set_input_files("#file", str(clip))
+        page.wait_for_selector("#recommendations li", timeout=30000)
+        assert page.is_visible("#gender-line")
+        assert page.inner_text("#gender").split()[0] in ("female", "male")
+        page.screenshot(path=str(output_dir / "browser-prediction-gender.png"), full_page=True)
+        browser.close()

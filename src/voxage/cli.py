@@ -21,13 +21,20 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected whole numbers separated by commas, e.g. 0,1,2") from None
+
+
 def cmd_prepare(a) -> int:
     from voxage.data.cache import DecodePolicy
     from voxage.data.prepare import PrepareConfig, prepare
     from voxage.data.split import SplitConfig
 
     cfg = PrepareConfig(
-        source=a.source, out=a.out, audio_dir=a.audio_dir, include_invalidated=a.include_invalidated,
+        sources=a.sources, out=a.out, audio_dir=a.audio_dir, include_invalidated=a.include_invalidated,
         workers=a.workers, limit=a.limit, shard=a.shard,
         decode=DecodePolicy(min_seconds=a.min_seconds, max_seconds=a.max_seconds),
         split=SplitConfig(method=a.split, balance=a.balance, max_clips_per_speaker=a.max_per_speaker,
@@ -51,7 +58,8 @@ def cmd_train(a) -> int:
 
     cfg = TrainConfig(model=a.model, max_epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
                       weight_decay=a.weight_decay, patience=a.patience, augment=not a.no_augment,
-                      weighting=a.weighting, seed=a.seed, num_workers=a.num_workers,
+                      weighting=a.weighting, align_languages=a.align_languages, seed=a.seed,
+                      num_workers=a.num_workers,
                       accelerator=a.accelerator, devices=a.devices,
                       num_nodes=a.num_nodes, strategy=a.strategy, progress=not a.quiet)
     run_dir = Path(a.run_dir) if a.run_dir else Path(a.work_dir) / "runs" / a.model
@@ -97,11 +105,13 @@ def cmd_predict(a) -> int:
                 print(f"{f}: error: {err}", file=sys.stderr)
             continue
         if a.json:
-            print(json.dumps({"path": f, "age_group": pred.age_group, "probabilities": pred.probabilities}))
+            print(json.dumps({"path": f, **pred.to_dict()}))
         else:
             print(f"{f}: the model thinks you are in your {display_name(pred.age_group)}")
             for c, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
                 print(f"  {c:<10}{p:6.1%}  {'#' * round(p * 40)}")
+            if pred.gender:
+                print(f"  voice: {pred.gender} ({pred.gender_probabilities[pred.gender]:.0%})")
     return 1 if failures else 0
 
 
@@ -118,11 +128,12 @@ def cmd_crossval(a) -> int:
     from voxage.training.config import TrainConfig
 
     cfg = TrainConfig(max_epochs=a.epochs, weight_decay=a.weight_decay, patience=a.patience, progress=False,
-                      weighting=a.weighting)
+                      weighting=a.weighting, align_languages=a.align_languages)
     out = Path(a.out) if a.out else Path(a.work_dir) / "crossval"
-    summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seed)
+    summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seeds, a.test_corpus)
     print(format_table(summary))
-    print(f"\nreport: {out / f'crossval-{a.split}.json'}  plot: {out / f'recall-{a.split}.png'}")
+    tag = a.split + (f"-{a.test_corpus}" if a.test_corpus else "")
+    print(f"\nreport: {out / f'crossval-{tag}.json'}  plots: {out}/{{recall,confusion,reliability,language}}-{tag}*.png")
     return 0
 
 
@@ -166,10 +177,16 @@ def cmd_demo(a) -> int:
 
 def _add_regularisation(s: argparse.ArgumentParser) -> None:
     """What `train` and `crossval` both let you set; unset values take the model's default (TrainConfig.resolved)."""
+    from voxage.training.config import TrainConfig
+    from voxage.training.data import WEIGHTINGS
+
     s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
     s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
-    s.add_argument("--weighting", choices=["speaker", "class", "none"], default="speaker",
-                   help="loss weights: each speaker once and classes equal (default), classes equal, or none")
+    s.add_argument("--weighting", choices=WEIGHTINGS, default=TrainConfig.weighting,
+                   help="loss weights: language (each speaker once, groups equal within each language; default), "
+                        "speaker (each speaker once, groups equal), class (groups equal) or none")
+    s.add_argument("--no-align-languages", dest="align_languages", action="store_false",
+                   help="embed: do not move each language's mean vector onto the reference language's")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -177,7 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("prepare", help="clean, decode, cache features, balance and split a corpus")
-    s.add_argument("source", help="Common Voice language folder (validated.tsv + clips/) or a seed CSV (path,age)")
+    s.add_argument("sources", nargs="+", metavar="SOURCE",
+                   help="Common Voice language folder (validated.tsv + clips/), a folder of language folders "
+                        "(a multi-language download), or a seed CSV (path,age); several go into one work dir")
     s.add_argument("--out", required=True, help="work dir for the cache, manifest and report")
     s.add_argument("--audio-dir", help="audio folder for a seed CSV (default: next to the CSV)")
     s.add_argument("--include-invalidated", action="store_true", help="also use invalidated.tsv clips")
@@ -248,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="speaker: folds share no speaker (honest); random: per clip, as the seed (leaky)")
     s.add_argument("--epochs", type=int, default=30)
     _add_regularisation(s)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seeds", type=_int_list, default=[0], metavar="S[,S...]",
+                   help="fold seeds: each draws other folds; means and spread over all of them (default 0)")
+    s.add_argument("--test-corpus", metavar="NAME",
+                   help="test folds only from this corpus (e.g. cv-en-delta13); every other corpus always trains")
     s.add_argument("--out", help="default: WORK_DIR/crossval")
     s.set_defaults(func=cmd_crossval)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from voxage.data.records import Clip, clip_key
@@ -57,8 +58,9 @@ def _safe_relative(raw: str) -> str | None:
 
 def _rows_to_clips(
     rows: list[dict[str, str]], audio_dir: Path, source: str, drops: Counter, seen: set[str],
-    official: dict[str, str] | None = None,
+    official: dict[str, str] | None = None, language: str = "", corpus: str = "",
 ) -> list[Clip]:
+    """`language` is the fallback for rows without a `locale` (releases before 5.0, seed CSVs)."""
     clips = []
     for row in rows:
         raw_age = (row.get("age") or "").strip()
@@ -86,11 +88,12 @@ def _rows_to_clips(
             key=clip_key(rel), path=path, speaker=speaker, age_group=group,
             gender=(row.get("gender") or "").strip(), source=source,
             official_split=(official or {}).get(rel, ""),
+            language=(row.get("locale") or "").strip() or language, corpus=corpus,
         ))
     return clips
 
 
-def read_common_voice(root: Path, include_invalidated: bool = False) -> tuple[list[Clip], Counter]:
+def read_common_voice(root: Path, include_invalidated: bool = False, corpus: str = "") -> tuple[list[Clip], Counter]:
     """Clips with a usable age label from a release folder, and the drop counts by reason."""
     validated = root / "validated.tsv"
     if not validated.is_file():
@@ -113,7 +116,7 @@ def read_common_voice(root: Path, include_invalidated: bool = False) -> tuple[li
         header, rows = _read_table(path, "\t")
         _require(path, header, ("client_id", "path", "age"))
         drops["rows_read"] += len(rows)
-        clips += _rows_to_clips(rows, audio_dir, source, drops, seen, official)
+        clips += _rows_to_clips(rows, audio_dir, source, drops, seen, official, root.name, corpus or root.name)
     return clips, drops
 
 
@@ -123,7 +126,7 @@ def read_seed_csv(csv_path: Path, audio_dir: Path | None = None) -> tuple[list[C
     _require(csv_path, header, ("path", "age"))
     audio_dir = audio_dir or csv_path.parent
     drops: Counter = Counter(rows_read=len(rows))
-    return _rows_to_clips(rows, audio_dir, "seed_csv", drops, set()), drops
+    return _rows_to_clips(rows, audio_dir, "seed_csv", drops, set(), corpus=csv_path.stem), drops
 
 
 def read_corpus(source: Path, audio_dir: Path | None = None, include_invalidated: bool = False):
@@ -142,3 +145,61 @@ def read_corpus(source: Path, audio_dir: Path | None = None, include_invalidated
     raise MetadataError(
         f"{source}: not a Common Voice folder (validated.tsv + clips/) or a seed CSV with path,age columns"
     )
+
+
+def _is_release(folder: Path) -> bool:
+    return (folder / "validated.tsv").is_file()
+
+
+def _language_folders(parent: Path) -> list[Path]:
+    """A multi-language download: every visible sub-folder is meant to be a language (`cv-corpus-6.1/de`)."""
+    return sorted(d for d in parent.iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def read_sources(sources: list[Path], audio_dir: Path | None = None,
+                 include_invalidated: bool = False, warn=print) -> tuple[list[Clip], dict[str, Counter]]:
+    """Clips from several corpora; drop counts per `corpus/language`.
+
+    Each source is a release folder, a seed CSV, or a parent of language folders. A language folder that
+    cannot be read is counted (`unreadable_folder`) and named in a warning; a source in which nothing can
+    be read at all is an error. The same clip reached twice (two releases of one language) is kept once.
+    """
+    clips: list[Clip] = []
+    drops: dict[str, Counter] = {}
+    keys: set[str] = set()
+    for source in map(Path, sources):
+        if source.is_dir() and not _is_release(source) and not list(source.glob("*.csv")):
+            units = _language_folders(source)
+            if not units:
+                raise MetadataError(f"{source}: not a Common Voice folder, a folder of language folders, "
+                                    "or a seed CSV with path,age columns")
+        else:
+            units = [source]
+        corpus = source.stem if source.is_file() else source.name
+        read_any = False
+        for unit in units:
+            try:
+                if unit is source:
+                    found, counts = read_corpus(unit, audio_dir, include_invalidated)
+                else:
+                    found, counts = read_common_voice(unit, include_invalidated, corpus)
+            except MetadataError as err:
+                if unit is source:
+                    raise
+                warn(f"warning: skipped {unit}: {err}")
+                drops.setdefault(f"{corpus}/{unit.name}", Counter())["unreadable_folder"] += 1
+                continue
+            read_any = True
+            found = [replace(c, corpus=corpus) for c in found]
+            language = Counter(c.language for c in found).most_common(1)[0][0] if found else unit.name
+            tally = drops.setdefault(f"{corpus}/{language}", Counter())
+            tally.update(counts)
+            for c in found:
+                if c.key in keys:
+                    tally["duplicate_path"] += 1
+                    continue
+                keys.add(c.key)
+                clips.append(c)
+        if not read_any:
+            raise MetadataError(f"{source}: none of its {len(units)} language folders could be read")
+    return clips, drops

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from voxage.data.atomic import write_text_atomic
 
-COLUMNS = ("key", "speaker", "age_group", "gender", "source", "duration", "split", "path")
+COLUMNS = ("key", "speaker", "age_group", "gender", "source", "duration", "split", "path", "language", "corpus")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class Row:
     duration: float
     split: str  # train / val / test, or "" when balancing left the clip out
     path: str
+    language: str = ""
+    corpus: str = ""
 
 
 def write_manifest(path: Path, rows: list[Row]) -> None:
@@ -29,7 +31,8 @@ def write_manifest(path: Path, rows: list[Row]) -> None:
     w = csv.writer(buf, delimiter="\t", lineterminator="\n")
     w.writerow(COLUMNS)
     for r in rows:
-        w.writerow([r.key, r.speaker, r.age_group, r.gender, r.source, f"{r.duration:.3f}", r.split, r.path])
+        w.writerow([r.key, r.speaker, r.age_group, r.gender, r.source, f"{r.duration:.3f}", r.split, r.path,
+                    r.language, r.corpus])
     write_text_atomic(path, buf.getvalue())
 
 
@@ -37,4 +40,5 @@ def read_manifest(path: Path) -> list[Row]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no manifest; run `voxage prepare` first")
     with open(path, newline="") as f:
+        # Work dirs from before language/corpus existed read with those columns empty.
         return [Row(**{**r, "duration": float(r["duration"])}) for r in csv.DictReader(f, delimiter="\t")]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from voxage.data.atomic import write_bytes_atomic, write_json_atomic
 from voxage.data.cache import DecodePolicy, FeatureCache, build_cache
-from voxage.data.commonvoice import read_corpus
+from voxage.data.commonvoice import read_sources
 from voxage.data.manifest import Row, write_manifest
 from voxage.data.report import build_report, format_report
 from voxage.data.split import SplitConfig, split_clips
@@ -20,7 +20,7 @@ from voxage.features import FeatureConfig
 
 @dataclass
 class PrepareConfig:
-    source: str
+    sources: list[str]  # release folders, parents of language folders, or seed CSVs: all go into one work dir
     out: str
     audio_dir: str | None = None
     include_invalidated: bool = False
@@ -60,11 +60,11 @@ def merge_caches(out: Path, shard_dirs: list[Path], echo=print) -> int:
 def prepare(cfg: PrepareConfig, progress: bool = True, echo=print) -> dict:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    clips, meta_drops = read_corpus(Path(cfg.source), Path(cfg.audio_dir) if cfg.audio_dir else None,
-                                    cfg.include_invalidated)
+    clips, meta_drops = read_sources([Path(s) for s in cfg.sources], Path(cfg.audio_dir) if cfg.audio_dir else None,
+                                     cfg.include_invalidated, warn=echo)
     if cfg.limit is not None:
         clips = clips[: cfg.limit]
-    echo(f"{len(clips)} labelled clips found in {cfg.source}")
+    echo(f"{len(clips)} labelled clips found in {', '.join(cfg.sources)}")
     cache = FeatureCache(out / "cache", cfg.features)
     if cfg.shard is not None:
         i, n = cfg.shard
@@ -77,12 +77,15 @@ def prepare(cfg: PrepareConfig, progress: bool = True, echo=print) -> dict:
     started = time.perf_counter()
     statuses = build_cache(cache, clips, cfg.decode, workers=cfg.workers, progress=progress)
     decode_seconds = time.perf_counter() - started
-    decode_drops = Counter(s for s in statuses.values() if s != "ok")
+    decode_drops: dict[str, Counter] = {}
+    for c in clips:
+        if statuses[c.key] != "ok":
+            decode_drops.setdefault(f"{c.corpus}/{c.language}", Counter())[statuses[c.key]] += 1
     ok = [c for c in clips if statuses[c.key] == "ok"]
     durations = {c.key: float(cache.read(c.key)["duration"]) for c in ok}
     splits = split_clips(ok, cfg.split)
     rows = [Row(c.key, c.speaker, c.age_group, c.gender, c.source, durations[c.key], splits.get(c.key, ""),
-                str(c.path)) for c in ok]
+                str(c.path), c.language, c.corpus) for c in ok]
     write_manifest(out / "manifest.tsv", rows)
     report = build_report(meta_drops, decode_drops, rows)
     write_json_atomic(out / "cleaning_report.json", report)

@@ -15,6 +15,8 @@ class Clip:
     gender: str = ""
     source: str = "validated"
     official_split: str = ""  # train/dev/test where the release ships those files
+    language: str = ""  # the `locale` column, else the language folder's name
+    corpus: str = ""  # the folder named on the command line (a release, or a parent of language folders)
 
 
 def clip_key(relative_path: str) -> str:

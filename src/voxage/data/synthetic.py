@@ -35,6 +35,7 @@ class SyntheticConfig:
     min_seconds: float = 3.0
     max_seconds: float = 5.0
     seed: int = 0
+    locale: str = "en"  # written to the locale column; speakers of different locales are different people
 
 
 def synth_voice(rng: np.random.Generator, age: int, gender: str, seconds: float, sr: int) -> np.ndarray:
@@ -67,21 +68,22 @@ def make_corpus(root: Path, cfg: SyntheticConfig = SyntheticConfig()) -> Path:
     root = Path(root)
     (root / "clips").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(cfg.seed)
+    tag = "" if cfg.locale == "en" else f"_{cfg.locale}"  # another language: other speakers, other clip names
     rows = []
     for age, group in enumerate(AGE_GROUPS):
         for s in range(cfg.speakers_per_class):
-            speaker = hashlib.sha256(f"synthetic-{group}-{s}-{cfg.seed}".encode()).hexdigest()
+            speaker = hashlib.sha256(f"synthetic-{group}-{s}-{cfg.seed}{tag}".encode()).hexdigest()
             gender = "female" if s % 2 else "male"
             raw_age = RAW_AGES.get(group, (group,))[s % len(RAW_AGES.get(group, (group,)))]
             for c in range(cfg.clips_per_speaker):
-                name = f"synthetic_{group}_{s:02d}_{c:02d}.mp3"
+                name = f"synthetic{tag}_{group}_{s:02d}_{c:02d}.mp3"
                 seconds = rng.uniform(cfg.min_seconds, cfg.max_seconds)
                 sf.write(root / "clips" / name, synth_voice(rng, age, gender, seconds, cfg.sample_rate),
                          cfg.sample_rate, format="MP3")
-                rows.append([speaker, name, "synthetic voice", "2", "0", raw_age, gender, "", "", "en", ""])
+                rows.append([speaker, name, "synthetic voice", "2", "0", raw_age, gender, "", "", cfg.locale, ""])
     # Rows a real release has too: no age given, and a listed clip that is not on disk.
-    rows.append(["nobody", "synthetic_unlabelled.mp3", "no age", "2", "0", "", "", "", "", "en", ""])
-    rows.append([rows[0][0], "synthetic_missing.mp3", "missing", "2", "0", "teens", "male", "", "", "en", ""])
+    rows.append(["nobody", "synthetic_unlabelled.mp3", "no age", "2", "0", "", "", "", "", cfg.locale, ""])
+    rows.append([rows[0][0], "synthetic_missing.mp3", "missing", "2", "0", "teens", "male", "", "", cfg.locale, ""])
     with open(root / "validated.tsv", "w", newline="") as f:
         w = csv.writer(f, delimiter="\t", lineterminator="\n")
         w.writerow(TSV_COLUMNS)

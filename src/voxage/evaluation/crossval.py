@@ -21,26 +21,31 @@ from voxage.data.records import Clip
 from voxage.data.split import speaker_folds
 from voxage.evaluation.evaluate import evaluate_rows
 from voxage.evaluation.metrics import summarize
-from voxage.evaluation.plots import plot_confusion, plot_recall_bars
-from voxage.labels import AGE_GROUPS
+from voxage.evaluation.calibration import plot_reliability, reliability
+from voxage.evaluation.plots import plot_confusion, plot_language_scores, plot_recall_bars
+from voxage.labels import AGE_GROUPS, GENDERS
 from voxage.models.artifact import ModelArtifact
 from voxage.training.config import TrainConfig
-from voxage.training.data import load_work_dir
+from voxage.training.data import load_work_dir, sample_weights
 from voxage.training.fit import fit
 
 SUMMARY_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "macro_f1", "accuracy")
 
 
-def fold_ids(rows: list[Row], k: int, method: str, seed: int) -> list[int]:
-    """Fold index per row: by speaker (stratified by speaker class) or by clip (stratified by class)."""
+def fold_ids(rows: list[Row], k: int, method: str, seed: int, test_corpus: str | None = None) -> list[int]:
+    """Fold index per row: by speaker (stratified by speaker class) or by clip (stratified by class).
+    With `test_corpus`, only that corpus's rows are folded; the others get -1 and always train."""
+    chosen = [r for r in rows if test_corpus is None or r.corpus == test_corpus]
+    if test_corpus is not None and not chosen:
+        raise ValueError(f"no rows of corpus {test_corpus!r}; this work dir holds {sorted({r.corpus for r in rows})}")
     if method == "speaker":
-        clips = [Clip(r.key, Path(r.path), r.speaker, r.age_group) for r in rows]
+        clips = [Clip(r.key, Path(r.path), r.speaker, r.age_group) for r in chosen]
         where = {s: i for i, fold in enumerate(speaker_folds(clips, k, seed)) for s in fold}
-        return [where[r.speaker] for r in rows]
+        return [where[r.speaker] if test_corpus is None or r.corpus == test_corpus else -1 for r in rows]
     rng = random.Random(seed)
-    ids = [0] * len(rows)
+    ids = [-1] * len(rows)
     for group in AGE_GROUPS:
-        members = [i for i, r in enumerate(rows) if r.age_group == group]
+        members = [i for i, r in enumerate(rows) if r.age_group == group and (test_corpus in (None, r.corpus))]
         rng.shuffle(members)
         for j, i in enumerate(members):
             ids[i] = j % k
@@ -48,69 +53,135 @@ def fold_ids(rows: list[Row], k: int, method: str, seed: int) -> list[int]:
 
 
 def fold_splits(rows: list[Row], ids: list[int], f: int, method: str, seed: int) -> dict[str, list[Row]]:
-    """Test on fold f; early stopping watches about 1/8 of the other folds' speakers (or clips)."""
-    rest = [r for r, i in zip(rows, ids) if i != f]
+    """Test on fold f; early stopping watches about 1/8 of the other folds' speakers (or clips). A test
+    speaker's clips in other corpora or languages stay out of training too (with a speaker split)."""
+    test = [r for r, i in zip(rows, ids) if i == f]
+    heard = {r.speaker for r in test} if method == "speaker" else set()
+    rest = [r for r, i in zip(rows, ids) if i != f and r.speaker not in heard]
     inner = fold_ids(rest, 8, method, seed + 1000 + f)
-    return {"test": [r for r, i in zip(rows, ids) if i == f],
+    return {"test": test,
             "val": [r for r, i in zip(rest, inner) if i == 0],
             "train": [r for r, i in zip(rest, inner) if i != 0]}
 
 
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values))
+
+
 def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, method: str = "speaker",
-             train_cfg: TrainConfig | None = None, seed: int = 0, echo=print) -> dict:
+             train_cfg: TrainConfig | None = None, seeds: list[int] = (0,), test_corpus: str | None = None,
+             echo=print) -> dict:
+    """k folds for each fold seed; metrics are means over all folds, with the spread over folds and over seeds."""
     work_dir, out_dir = Path(work_dir), Path(out_dir)
     _, rows = load_work_dir(work_dir)
-    ids = fold_ids(rows, k, method, seed)
+    by_key = {r.key: r for r in rows}
+    tag = method + (f"-{test_corpus}" if test_corpus else "")
     results: dict[str, dict] = {}
     for model in models:
-        folds, pooled_true, pooled_prob = [], [], []
-        for f in range(k):
-            fold_dir = out_dir / method / model / f"fold-{f}"
-            done = fold_dir / "fold.json"
-            if not done.is_file():
-                splits = fold_splits(rows, ids, f, method, seed)
-                shutil.rmtree(fold_dir, ignore_errors=True)  # a fold cut short restarts cleanly
-                cfg = replace(train_cfg or TrainConfig(), model=model, seed=seed + f)
-                fit(work_dir, fold_dir, cfg, splits=splits)
-                report = evaluate_rows(ModelArtifact.load(fold_dir / "model.pth"), work_dir, splits["test"],
-                                       with_probs=True)
-                write_json_atomic(done, report)
-            report = json.loads(done.read_text())
-            folds.append({key: report[key] for key in SUMMARY_KEYS})
-            pooled_true += report["labels"]
-            pooled_prob += report["probs"]
-            echo(f"{method} {model} fold {f}: balanced acc {report['balanced_accuracy']:.3f}, "
-                 f"off-by-one {report['off_by_one_accuracy']:.3f}")
-        probs = np.asarray(pooled_prob)
-        pooled = summarize(np.asarray(pooled_true), probs.argmax(1), probs)
-        results[model] = {
-            "folds": folds,
-            **{f"{key}_mean": float(np.mean([x[key] for x in folds])) for key in SUMMARY_KEYS},
-            **{f"{key}_std": float(np.std([x[key] for x in folds])) for key in SUMMARY_KEYS},
-            "pooled": {key: pooled[key] for key in (*SUMMARY_KEYS, "confusion_matrix", "per_class")},
-        }
-    summary = {"method": method, "folds": k, "clips": len(rows), "speakers": len({r.speaker for r in rows}),
+        folds, seed_pooled, pooled = [], [], {"labels": [], "probs": [], "probs_uncalibrated": [], "keys": []}
+        gender: dict[str, list] = {"genders": [], "gender_probs": []}
+        for seed in seeds:
+            ids = fold_ids(rows, k, method, seed, test_corpus)
+            seed_true, seed_prob = [], []
+            for f in range(k):
+                fold_dir = out_dir / tag / model / f"seed-{seed}" / f"fold-{f}"
+                done = fold_dir / "fold.json"
+                if not done.is_file():
+                    splits = fold_splits(rows, ids, f, method, seed)
+                    shutil.rmtree(fold_dir, ignore_errors=True)  # a fold cut short restarts cleanly
+                    cfg = replace(train_cfg or TrainConfig(), model=model, seed=seed * 100 + f)
+                    fit(work_dir, fold_dir, cfg, splits=splits)
+                    report = evaluate_rows(ModelArtifact.load(fold_dir / "model.pth"), work_dir, splits["test"],
+                                           with_probs=True)
+                    write_json_atomic(done, report)
+                report = json.loads(done.read_text())
+                folds.append({"seed": seed, "fold": f, **{key: report[key] for key in SUMMARY_KEYS}})
+                for key in pooled:
+                    pooled[key] += report[key]
+                for key in gender:
+                    gender[key] += report.get(key, [])
+                seed_true += report["labels"]
+                seed_prob += report["probs"]
+                echo(f"{tag} {model} seed {seed} fold {f}: balanced acc {report['balanced_accuracy']:.3f}, "
+                     f"off-by-one {report['off_by_one_accuracy']:.3f}")
+            probs = np.asarray(seed_prob)
+            seed_pooled.append(summarize(np.asarray(seed_true), probs.argmax(1), probs))
+        results[model] = summarize_model(folds, seeds, seed_pooled, pooled, gender, by_key)
+    summary = {"method": method, "test_corpus": test_corpus, "folds": k, "seeds": list(seeds),
+               "clips": len(rows), "speakers": len({r.speaker for r in rows}),
+               "test_clips": sum(1 for r in rows if test_corpus in (None, r.corpus)),
+               "test_speakers": len({r.speaker for r in rows if test_corpus in (None, r.corpus)}),
                "models": results}
-    write_json_atomic(out_dir / f"crossval-{method}.json", summary)
-    write_text_atomic(out_dir / f"crossval-{method}.md", format_table(summary) + "\n")
+    write_json_atomic(out_dir / f"crossval-{tag}.json", summary)
+    write_text_atomic(out_dir / f"crossval-{tag}.md", format_table(summary) + "\n")
     for model, r in results.items():
-        plot_confusion(r["pooled"]["confusion_matrix"], out_dir / f"confusion-{method}-{model}.png",
+        plot_confusion(r["pooled"]["confusion_matrix"], out_dir / f"confusion-{tag}-{model}.png",
                        f"{model}: out-of-fold predictions, {k}-fold by {method}")
-    plot_recall_bars({m: [r["pooled"]["per_class"][g]["recall"] for g in AGE_GROUPS] for m, r in results.items()},
-                     out_dir / f"recall-{method}.png",
-                     f"Per-class recall, {k}-fold {'speaker-grouped' if method == 'speaker' else 'per-clip'} CV")
+        plot_reliability(r["calibration"]["curves"], out_dir / f"reliability-{tag}-{model}.png",
+                         f"{model}: reliability on unseen speakers ({tag})")
+        plot_language_scores(r["by_language"], out_dir / f"language-{tag}-{model}.png",
+                             f"{model}: out-of-fold scores per language ({tag})")
+    plot_recall_bars({m: [r["per_class_recall"][g] for g in AGE_GROUPS] for m, r in results.items()},
+                     out_dir / f"recall-{tag}.png",
+                     f"Per-class recall, {k}-fold {'speaker-grouped' if method == 'speaker' else 'per-clip'} CV"
+                     + (f", test speakers from {test_corpus}" if test_corpus else ""))
     return summary
 
 
-def format_table(summary: dict) -> str:
-    lines = [f"{summary['folds']}-fold CV by {summary['method']} ({summary['clips']} clips, "
-             f"{summary['speakers']} speakers)", "",
-             "| model | balanced acc (mean ± sd) | off-by-one acc | macro-F1 | pooled balanced acc |",
-             "|---|---|---|---|---|"]
-    for model, r in summary["models"].items():
-        lines.append(f"| {model} | {r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_std']:.3f} | "
-                     f"{r['off_by_one_accuracy_mean']:.3f} ± {r['off_by_one_accuracy_std']:.3f} | "
-                     f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f} | "
-                     f"{r['pooled']['balanced_accuracy']:.3f} |")
-    return "\n".join(lines)
+def summarize_model(folds: list[dict], seeds, seed_pooled: list[dict], pooled: dict, gender: dict,
+                    by_key: dict[str, Row]) -> dict:
+    labels, probs = np.asarray(pooled["labels"]), np.asarray(pooled["probs"])
+    overall = summarize(labels, probs.argmax(1), probs)
+    per_seed = {key: [float(np.mean([x[key] for x in folds if x["seed"] == s])) for s in seeds] for key in SUMMARY_KEYS}
+    out = {
+        "folds": folds,
+        **{f"{key}_{stat}": v for key in SUMMARY_KEYS
+           for stat, v in zip(("mean", "std"), _mean_sd([x[key] for x in folds]))},
+        **{f"{key}_per_seed": per_seed[key] for key in SUMMARY_KEYS},
+        "per_class_recall": {g: float(np.mean([p["per_class"][g]["recall"] for p in seed_pooled])) for g in AGE_GROUPS},
+        "pooled": {key: overall[key] for key in (*SUMMARY_KEYS, "confusion_matrix", "per_class")},
+    }
+    weights = sample_weights([by_key[key] for key in pooled["keys"]], "speaker").numpy()
+    curves = {"before temperature": reliability(np.asarray(pooled["probs_uncalibrated"]), labels, weights),
+              "after temperature": reliability(probs, labels, weights)}
+    out["calibration"] = {"ece_uncalibrated": curves["before temperature"]["ece"],
+                          "ece": curves["after temperature"]["ece"], "curves": curves}
+    if gender["genders"]:
+        g, gp = np.asarray(gender["genders"]), np.asarray(gender["gender_probs"])
+        out["gender_balanced_accuracy"] = summarize(g[g >= 0], gp[g >= 0].argmax(1), classes=GENDERS)[
+            "balanced_accuracy"]
+    languages = np.asarray([by_key[key].language if key in by_key else "" for key in pooled["keys"]])
+    out["by_language"] = {}
+    for lang in sorted(set(languages)):
+        mask = languages == lang
+        s = summarize(labels[mask], probs[mask].argmax(1))
+        out["by_language"][lang] = {"clips": int(mask.sum()), "accuracy": s["accuracy"],
+                                    "balanced_accuracy": s["balanced_accuracy"],
+                                    "off_by_one_accuracy": s["off_by_one_accuracy"]}
+    return out
 
+
+def format_table(summary: dict) -> str:
+    seeds, test = summary.get("seeds", [0]), summary.get("test_corpus")
+    lines = [f"{summary['folds']}-fold CV by {summary['method']} x {len(seeds)} fold seeds "
+             f"({', '.join(map(str, seeds))}), {summary['clips']} clips, {summary['speakers']} speakers"
+             + (f"; test folds: the {summary['test_speakers']} speakers of {test}, trained with every other corpus"
+                if test else ""), "",
+             "| model | balanced acc (mean ± sd over folds) | per fold seed | off-by-one acc | macro-F1 "
+             "| ECE before / after temperature | gender balanced acc |",
+             "|---|---|---|---|---|---|---|"]
+    for model, r in summary["models"].items():
+        cal = r.get("calibration", {})
+        ece = f"{cal['ece_uncalibrated']:.3f} / {cal['ece']:.3f}" if cal else "-"
+        sex = f"{r['gender_balanced_accuracy']:.3f}" if "gender_balanced_accuracy" in r else "-"
+        lines.append(
+            f"| {model} | {r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_std']:.3f} | "
+            f"{' / '.join(f'{x:.3f}' for x in r.get('balanced_accuracy_per_seed', []))} | "
+            f"{r['off_by_one_accuracy_mean']:.3f} ± {r['off_by_one_accuracy_std']:.3f} | "
+            f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f} | {ece} | {sex} |")
+    if all("per_class_recall" in r for r in summary["models"].values()):
+        lines += ["", "| model | " + " | ".join(AGE_GROUPS) + " |", "|---|" + "---|" * len(AGE_GROUPS)]
+        for model, r in summary["models"].items():
+            lines.append(f"| {model} recall | " + " | ".join(f"{r['per_class_recall'][g]:.2f}" for g in AGE_GROUPS)
+                         + " |")
+    return "\n".join(lines)

@@ -2,38 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from voxage.data.atomic import write_json_atomic
 from voxage.data.manifest import Row
+from voxage.evaluation.calibration import reliability
 from voxage.evaluation.metrics import summarize
+from voxage.labels import GENDERS
 from voxage.evaluation.plots import plot_confusion, plot_curves
 from voxage.models.artifact import ModelArtifact
-from voxage.training.data import CachedClips, feature_store, load_work_dir
+from voxage.training.data import CachedClips, aligned_store, feature_store, load_work_dir, sample_weights
 from voxage.training.fit import run_config
 
 
 @torch.no_grad()
-def predict_dataset(model: torch.nn.Module, dataset, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    probs, labels = [], []
-    for x, y, _ in DataLoader(dataset, batch_size=batch_size):
-        probs.append(torch.softmax(model(x), dim=1).numpy())
-        labels.append(y.numpy())
-    return np.concatenate(probs), np.concatenate(labels)
+def model_outputs(model: torch.nn.Module, dataset: CachedClips, batch_size: int = 256) -> torch.Tensor:
+    return torch.cat([model(x) for x, *_ in DataLoader(dataset, batch_size=batch_size)])
 
 
 def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with_probs: bool = False) -> dict:
+    """Age metrics, calibration (ECE) and, for models with a gender output, gender balanced accuracy."""
     cache, _ = load_work_dir(work_dir)
     store = feature_store(work_dir, cache, artifact.input_kind, rows)
-    probs, labels = predict_dataset(artifact.build(), CachedClips(store, rows, artifact.input_kind))
+    model = artifact.build()
+    dataset = CachedClips(aligned_store(store, artifact.input_kind, model, {"rows": rows}), rows, artifact.input_kind)
+    out = model_outputs(model, dataset)
+    probs, gender_probs = artifact.probabilities(out)
+    raw, _ = replace(artifact, extra={**artifact.extra, "temperature": 1.0}).probabilities(out)
+    labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker").numpy()
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
+    report["ece"] = reliability(probs, labels, weights)["ece"]  # each speaker once, each group equal
+    report["ece_uncalibrated"] = reliability(raw, labels, weights)["ece"]
+    genders = dataset.genders.numpy()
+    if gender_probs is not None and (genders >= 0).any():
+        known = genders >= 0
+        report["gender"] = summarize(genders[known], gender_probs[known].argmax(1), classes=GENDERS)
     if with_probs:  # for pooling folds
-        report["labels"], report["probs"] = labels.tolist(), probs.tolist()
+        report.update(keys=[r.key for r in rows], labels=labels.tolist(), probs=probs.tolist(),
+                      probs_uncalibrated=raw.tolist())
+        if gender_probs is not None:
+            report.update(genders=genders.tolist(), gender_probs=gender_probs.tolist())
     return report
 
 
@@ -64,8 +77,12 @@ def format_report(report: dict) -> str:
         f"  macro-F1           {report['macro_f1']:.3f}",
         f"  off-by-one decade  {report['off_by_one_accuracy']:.3f}",
         f"  loss               {report.get('loss', float('nan')):.3f}",
+        f"  calibration error  {report['ece']:.3f} (ECE; {report['ece_uncalibrated']:.3f} before temperature)",
         f"  {'class':<10}{'precision':>10}{'recall':>8}{'support':>9}",
     ]
     for g, m in report["per_class"].items():
         lines.append(f"  {g:<10}{m['precision']:>10.2f}{m['recall']:>8.2f}{m['support']:>9}")
+    if "gender" in report:
+        lines.append(f"  gender balanced accuracy {report['gender']['balanced_accuracy']:.3f} "
+                     f"({report['gender']['n']} clips with a gender label)")
     return "\n".join(lines)

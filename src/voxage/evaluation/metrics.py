@@ -17,11 +17,11 @@ def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.divide(a, b, out=np.zeros_like(a, dtype=float), where=b > 0)
 
 
-def summarize(y_true, y_pred, probs: np.ndarray | None = None) -> dict:
+def summarize(y_true, y_pred, probs: np.ndarray | None = None, classes: tuple[str, ...] = AGE_GROUPS) -> dict:
     """Accuracy, balanced accuracy (mean recall over classes present), macro-F1, per-class P/R,
     and off-by-one accuracy: the prediction is within one decade of the truth."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    cm = confusion(y_true, y_pred)
+    cm = confusion(y_true, y_pred, len(classes))
     tp = np.diag(cm).astype(float)
     support, predicted = cm.sum(1), cm.sum(0)
     recall, precision = _safe_div(tp, support), _safe_div(tp, predicted)
@@ -36,7 +36,7 @@ def summarize(y_true, y_pred, probs: np.ndarray | None = None) -> dict:
         "per_class": {
             g: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                 "support": int(support[i])}
-            for i, g in enumerate(AGE_GROUPS)
+            for i, g in enumerate(classes)
         },
         "confusion_matrix": cm.tolist(),
     }

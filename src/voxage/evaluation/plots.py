@@ -81,3 +81,20 @@ def plot_recall_bars(recalls: dict[str, list[float]], path: Path, title: str = "
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_language_scores(scores: dict[str, dict], path: Path, title: str = "Scores per language") -> None:
+    """scores: language -> {clips, accuracy, balanced_accuracy}; bars sorted by clip count."""
+    names = sorted(scores, key=lambda la: -scores[la]["clips"])
+    fig, ax = plt.subplots(figsize=(max(6, 0.28 * len(names) + 2), 4))
+    x = np.arange(len(names))
+    ax.bar(x - 0.2, [scores[n]["balanced_accuracy"] for n in names], 0.4, label="balanced accuracy (mean recall)")
+    ax.bar(x + 0.2, [scores[n]["accuracy"] for n in names], 0.4, label="accuracy")
+    ax.axhline(1 / len(AGE_GROUPS), color="gray", ls="--", lw=1, label="chance")
+    ax.set_xticks(x, [f"{n or '?'} ({scores[n]['clips']})" for n in names], rotation=90, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

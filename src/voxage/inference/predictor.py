@@ -27,12 +27,16 @@ def default_model_path() -> Path:
 @dataclass
 class Prediction:
     age_group: str
-    probabilities: dict[str, float]
+    probabilities: dict[str, float]  # calibrated: a 0.6 is right about 60% of the time on unseen speakers
     duration_s: float
+    gender: str | None = None  # for models with a gender output (the bundled one)
+    gender_probabilities: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
-        return {"age_group": self.age_group, "probabilities": self.probabilities,
-                "duration_s": round(self.duration_s, 3)}
+        out = {"age_group": self.age_group, "probabilities": self.probabilities, "duration_s": round(self.duration_s, 3)}
+        if self.gender is not None:
+            out.update(gender=self.gender, gender_probabilities=self.gender_probabilities)
+        return out
 
 
 class Predictor:
@@ -66,9 +70,10 @@ class Predictor:
         return (extract(wave, self.cfg)[self.artifact.input_kind][None],)
 
     @torch.no_grad()
-    def probabilities(self, *inputs: np.ndarray) -> np.ndarray:
-        logits = self.model(*(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in inputs))
-        return torch.softmax(logits.double(), dim=1).numpy()
+    def probabilities(self, *inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Age probabilities (1, 6) and gender probabilities (1, 2) or None."""
+        out = self.model(*(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in inputs))
+        return self.artifact.probabilities(out)
 
     def predict_wave(self, wave: np.ndarray) -> Prediction:
         duration = len(wave) / self.cfg.sample_rate
@@ -76,9 +81,13 @@ class Predictor:
             raise AudioError("too_short", f"clip is {duration:.2f} s; at least {MIN_SECONDS} s of speech needed")
         if float(np.sqrt(np.mean(wave**2))) < 1e-4:
             raise AudioError("silent", "clip is silent; nothing to judge")
-        p = self.probabilities(*self.model_inputs(wave))[0]
-        probs = {c: float(v) for c, v in zip(self.classes, p)}
-        return Prediction(self.classes[int(p.argmax())], probs, duration)
+        age, gender = self.probabilities(*self.model_inputs(wave))
+        probs = {c: float(v) for c, v in zip(self.classes, age[0])}
+        pred = Prediction(self.classes[int(age[0].argmax())], probs, duration)
+        if gender is not None:
+            pred.gender = self.artifact.genders[int(gender[0].argmax())]
+            pred.gender_probabilities = {g: float(v) for g, v in zip(self.artifact.genders, gender[0])}
+        return pred
 
     def predict_file(self, path: str | Path) -> Prediction:
         return self.predict_wave(load_audio(path, self.cfg.sample_rate, MAX_SECONDS))

@@ -9,12 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from voxage.features import FeatureConfig
 from voxage.labels import AGE_GROUPS
 from voxage.models.embed_head import VoiceAgeNetwork
+from voxage.models.outputs import age_log_probs, split_outputs
 from voxage.models.registry import build_model
 
 FORMAT = "voxage-model/1"
@@ -39,6 +41,21 @@ class ModelArtifact:
         """The model as prediction runs it: an embed head gets its frozen speaker encoder in front."""
         model = self.build()
         return VoiceAgeNetwork(model).eval() if self.input_kind == "embed" else model
+
+    @property
+    def ordinal(self) -> bool:
+        return bool(self.kwargs.get("ordinal", False))
+
+    @property
+    def genders(self) -> tuple[str, ...]:
+        """The gender classes the model predicts after its age scores; empty for age-only models."""
+        return tuple(self.extra.get("genders", ()))
+
+    def probabilities(self, out: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model output (batch, width) -> calibrated age probabilities (batch, 6), gender probabilities or None."""
+        scores, gender = split_outputs(torch.as_tensor(out).double(), self.ordinal)
+        age = age_log_probs(scores / self.extra.get("temperature", 1.0), self.ordinal).exp()
+        return age.numpy(), (torch.softmax(gender, dim=1).numpy() if gender.shape[1] else None)
 
     def header(self) -> dict:
         """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""

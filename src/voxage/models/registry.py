@@ -6,6 +6,7 @@ from torch import nn
 
 from voxage.features import FeatureConfig
 from voxage.features.voice_embedding import EMBED_DIM
+from voxage.labels import GENDERS
 from voxage.models.embed_head import EmbedHead
 from voxage.models.resnet import ResNetStats
 from voxage.models.seed_cnn import SeedCNN
@@ -31,7 +32,9 @@ def model_kwargs(name: str, feats: FeatureConfig) -> dict:
         return {"n_mels": feats.n_mels, "num_frames": feats.num_frames}
     if model_input(name) == "wave":
         return {"frame_length": feats.frame_length}
-    return {"in_dim": EMBED_DIM}
+    # An ordinal head (groups are ordered: fifties called fourties is less wrong than teens) with gender as a
+    # second task: 0.350 vs 0.316 speaker-grouped balanced accuracy on English speakers (docs/results).
+    return {"in_dim": EMBED_DIM, "genders": len(GENDERS), "ordinal": True, "dropout": 0.0}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:

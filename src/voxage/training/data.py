@@ -15,33 +15,57 @@ from voxage.data.cache import FeatureCache
 from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row, read_manifest
 from voxage.features import FeatureConfig
-from voxage.labels import class_index
+from voxage.labels import class_index, gender_index
 
 PRELOAD_LIMIT_BYTES = 6 << 30  # float32 in RAM for small corpora; big ones are read per item
 
 
+WEIGHTINGS = ("language", "speaker", "class", "none")
+
+
 def sample_weights(rows: list[Row], weighting: str) -> torch.Tensor:
-    """Loss weight per clip. 'speaker': every speaker counts once and every class equally, so one
-    speaker with 193 clips cannot teach the model that voice = fifties; 'class': classes equal; 'none'."""
-    if weighting not in ("speaker", "class", "none"):
-        raise ValueError(f"unknown weighting {weighting!r}")
+    """Loss weight per clip, mean 1.
+
+    'speaker': every speaker counts once and every class equally, so one speaker with 193 clips cannot teach
+    the model that voice = fifties. 'language': as 'speaker', and within each language every age group it has
+    weighs the same, so the age mix of a language (Estonian speakers mostly young, Catalan ones old) is no
+    shortcut. 'class': classes equal. 'none'.
+    """
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
     if not rows or weighting == "none":
         return torch.ones(len(rows))
     per_speaker = Counter(r.speaker for r in rows)
-    w = [1.0 / per_speaker[r.speaker] if weighting == "speaker" else 1.0 for r in rows]
-    class_total = Counter()
-    for r, wi in zip(rows, w):
-        class_total[r.age_group] += wi
-    w = [wi / class_total[r.age_group] for r, wi in zip(rows, w)]
-    return torch.tensor(w, dtype=torch.float32) * len(rows) / sum(w)
+    w = np.array([1.0 if weighting == "class" else 1.0 / per_speaker[r.speaker] for r in rows])
+    if weighting == "language":
+        # Each language keeps its total (so its number of speakers), shared evenly by the groups it has.
+        cell = _totals(w, [(r.language, r.age_group) for r in rows])
+        language = _totals(w, [r.language for r in rows])
+        groups = Counter(r.language for r in {(r.language, r.age_group): r for r in rows}.values())
+        w = w * np.array([language[r.language] / groups[r.language] / cell[(r.language, r.age_group)]
+                          for r in rows])
+    group = _totals(w, [r.age_group for r in rows])
+    w = w / np.array([group[r.age_group] for r in rows])
+    return torch.tensor(w * len(rows) / w.sum(), dtype=torch.float32)
+
+
+def _totals(weights: np.ndarray, keys: list) -> Counter:
+    totals: Counter = Counter()
+    for k, wi in zip(keys, weights):
+        totals[k] += wi
+    return totals
 
 
 class CachedClips(Dataset):
-    """`store` is the FeatureCache (mel, wave) or the EmbeddingStore (embed): anything with read(key)[kind]."""
+    """Items are (features, age class, loss weight, gender index or -1).
+
+    `store` is the FeatureCache (mel, wave) or the EmbeddingStore (embed): anything with read(key)[kind].
+    """
 
     def __init__(self, store, rows: list[Row], kind: str, weighting: str = "speaker"):
         self.store, self.rows, self.kind = store, rows, kind
         self.labels = torch.tensor([class_index(r.age_group) for r in rows])
+        self.genders = torch.tensor([gender_index(r.gender) for r in rows], dtype=torch.long)
         self.weights = sample_weights(rows, weighting)
         self._data = None
         item_bytes = np.asarray(store.read(rows[0].key)[kind], dtype=np.float32).nbytes if rows else 0
@@ -55,9 +79,9 @@ class CachedClips(Dataset):
 
     def __getitem__(self, i):
         if self._data is not None:
-            return self._data[i], self.labels[i], self.weights[i]
+            return self._data[i], self.labels[i], self.weights[i], self.genders[i]
         x = np.asarray(self.store.read(self.rows[i].key)[self.kind], dtype=np.float32)
-        return torch.from_numpy(x), self.labels[i], self.weights[i]
+        return torch.from_numpy(x), self.labels[i], self.weights[i], self.genders[i]
 
 
 def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:
@@ -70,6 +94,23 @@ def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:
 def feature_store(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], progress: bool = True):
     """Where a model's inputs live: the feature cache, or for `embed` the embedding cache, filled first."""
     return ensure_embeddings(work_dir, rows, progress=progress) if kind == "embed" else cache
+
+
+class ShiftedStore:
+    """What `store` reads, plus a fixed vector per clip: the embed head's language alignment."""
+
+    def __init__(self, store, kind: str, shifts: dict[str, np.ndarray]):
+        self.store, self.kind, self.shifts = store, kind, shifts
+
+    def read(self, key: str) -> dict[str, np.ndarray]:
+        return {self.kind: np.asarray(self.store.read(key)[self.kind], dtype=np.float32) + self.shifts[key]}
+
+
+def aligned_store(store, kind: str, model, splits: dict[str, list[Row]]):
+    """The store as `model` must see it: shifted by language where the model learned language shifts."""
+    if not getattr(model, "languages", None):
+        return store
+    return ShiftedStore(store, kind, {r.key: model.shift_for(r.language) for rows in splits.values() for r in rows})
 
 
 class AgeDataModule(L.LightningDataModule):

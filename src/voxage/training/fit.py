@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
@@ -13,12 +15,15 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from voxage.data.atomic import write_json_atomic
 from voxage.data.manifest import Row
 from voxage.features.voice_embedding import EMBED_VERSION
-from voxage.models import build_model, model_input
+from voxage.evaluation.calibration import fit_temperature, reliability
+from voxage.labels import GENDERS
+from voxage.models import MODELS, build_model, model_input
 from voxage.models.artifact import ModelArtifact
+from voxage.models.outputs import age_log_probs, split_outputs
 from voxage.models.registry import model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO
 from voxage.training.config import TrainConfig
-from voxage.training.data import AgeDataModule, feature_store, load_work_dir
+from voxage.training.data import AgeDataModule, CachedClips, aligned_store, feature_store, load_work_dir
 from voxage.training.module import AgeClassifier
 
 
@@ -47,10 +52,22 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         if not dm.splits[split]:
             raise ValueError(f"{work_dir}: the {split} split is empty; prepare with more data")
     kwargs = model_kwargs(cfg.model, cache.cfg)
+    aligned = cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift")
+    if aligned:  # reference language first: the one with the most training clips
+        kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"]).most_common()]
     model = build_model(cfg.model, **kwargs)
+    if aligned:
+        train = dm.dataset("train")
+        model.fit_language_shift(np.stack([store.read(r.key)[kind] for r in train.rows]),
+                                 [r.language for r in train.rows], [r.speaker for r in train.rows],
+                                 train.weights.numpy())
+        dm = AgeDataModule(aligned_store(store, kind, model, dm.splits), dm.splits, kind, cfg.batch_size,
+                           cfg.num_workers, cfg.weighting)
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.stack([item[0] for item in dm.dataset("train")]))
-    module = AgeClassifier(model, kind, cfg.lr, cfg.weight_decay, cfg.augment)
+    if cfg.optimizer == "lbfgs":  # full batch: LBFGS needs the same loss at every evaluation
+        dm.batch_size = max(1, len(dm.splits["train"]))
+    module = AgeClassifier(model, kind, cfg.lr, cfg.weight_decay, cfg.augment, cfg.optimizer)
     write_json_atomic(run_dir / "train_config.json",
                       {"work_dir": str(work_dir.resolve()), "train": cfg.to_dict(), "model_kwargs": kwargs})
     checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best", monitor="val_loss",
@@ -76,9 +93,40 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         "best_val_loss": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "epochs": trainer.current_epoch, "train_clips": len(dm.splits["train"]),
         **({"embed_version": EMBED_VERSION} if kind == "embed" else {}),
+        **({"genders": list(GENDERS)} if getattr(model, "gender", None) is not None else {}),
     })
+    artifact.extra.update(calibrate(artifact, dm.dataset("val")))
+    if cfg.optimizer == "lbfgs":
+        artifact.state_dict = refit(module, model_state, dm, cfg)
+        artifact.extra["refit_clips"] = len(dm.splits["train"]) + len(dm.splits["val"])
     artifact.save(run_dir / "model.pth")
     return run_dir / "model.pth"
+
+
+def refit(module: AgeClassifier, state: dict, dm: AgeDataModule, cfg: TrainConfig) -> dict:
+    """A convex head, its temperature fitted on the validation speakers, is trained once more on training and
+    validation speakers together: with few old speakers, holding 1/8 of them back cost 0.05 balanced accuracy
+    (English unseen speakers, cv-en-delta13 + cv-multi-6.1). Feature scaling and language shifts stay as fitted."""
+    module.model.load_state_dict(state)
+    splits = {**dm.splits, "train": dm.splits["train"] + dm.splits["val"]}
+    both = AgeDataModule(dm.store, splits, dm.kind, len(splits["train"]), cfg.num_workers, cfg.weighting)
+    L.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+              limit_val_batches=0).fit(module, datamodule=both)
+    return {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
+
+
+def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
+    """Temperature fitted on the validation speakers (same loss weights as training), ECE before and after."""
+    with torch.no_grad():
+        out = artifact.build()(torch.stack([val[i][0] for i in range(len(val))]))
+    scores, _ = split_outputs(out, artifact.ordinal)
+    labels, weights = val.labels.numpy(), val.weights.numpy()
+    temperature = fit_temperature(scores.numpy(), labels, weights, artifact.ordinal)
+    before = reliability(age_log_probs(scores.double(), artifact.ordinal).exp().numpy(), labels, weights)["ece"]
+    after = reliability(age_log_probs(scores.double() / temperature, artifact.ordinal).exp().numpy(), labels,
+                        weights)["ece"]
+    return {"temperature": temperature, "val_ece_uncalibrated": before, "val_ece": after}
 
 
 def run_config(run_dir: Path) -> dict:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import lightning as L
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from voxage.models.outputs import age_log_probs, age_loss, split_outputs
 from voxage.training.augment import augment
 
 
@@ -17,22 +19,30 @@ def training_layout(model: nn.Module, kind: str) -> nn.Module:
 
 class AgeClassifier(L.LightningModule):
     def __init__(self, model: nn.Module, kind: str, lr: float = 1e-3, weight_decay: float = 1e-6,
-                 augment: bool = True):
+                 augment: bool = True, optimizer: str = "adam"):
         super().__init__()
         self.model, self.kind = training_layout(model, kind), kind
         self.save_hyperparameters(ignore=["model"])
-        self.loss = nn.CrossEntropyLoss(reduction="none")
 
     def forward(self, x):
         return self.model(x)
 
     def _step(self, batch, stage: str):
-        x, y, w = batch
+        x, y, w, gender = batch
         if stage == "train" and self.hparams.augment:
             x = augment(x, self.kind)
-        logits = self(x)
-        loss = (self.loss(logits, y) * w).sum() / w.sum()
-        acc = (logits.argmax(1) == y).float().mean()
+        ordinal = getattr(self.model, "ordinal", False)
+        age, sex = split_outputs(self(x), ordinal)
+        loss = (age_loss(age, y, ordinal) * w).sum() / w.sum()
+        acc = (age_log_probs(age, ordinal).argmax(1) == y).float().mean()
+        known = gender >= 0
+        if sex.shape[1] and known.any():  # a second task where the model has a gender output
+            wk = w[known]
+            loss = loss + (F.cross_entropy(sex[known], gender[known], reduction="none") * wk).sum() / wk.sum()
+            gender_acc = (sex[known].argmax(1) == gender[known]).float().mean()
+            self.log(f"{stage}_gender_acc", gender_acc, on_step=False, on_epoch=True, sync_dist=True)
+        if stage == "train" and self.hparams.optimizer == "lbfgs":  # LBFGS has no weight_decay: the L2 term itself
+            loss = loss + self.hparams.weight_decay / 2 * sum(p.pow(2).sum() for p in self._decayed())
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
@@ -46,5 +56,16 @@ class AgeClassifier(L.LightningModule):
     def test_step(self, batch, _):
         return self._step(batch, "test")
 
+    def _decayed(self) -> list[nn.Parameter]:
+        # L2 on weight matrices and kernels only (as nanoGPT): decayed biases would pull an ordinal head's
+        # thresholds to zero, which with the embed head's strong decay means "teens or sixties" for everyone.
+        return [p for p in self.parameters() if p.requires_grad and p.dim() >= 2]
+
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+        if self.hparams.optimizer == "lbfgs":  # one full batch per epoch, up to 50 quasi-Newton iterations
+            return torch.optim.LBFGS(self.parameters(), lr=1.0, max_iter=50, line_search_fn="strong_wolfe")
+        decayed = {id(p) for p in self._decayed()}
+        groups = [{"params": self._decayed(), "weight_decay": self.hparams.weight_decay},
+                  {"params": [p for p in self.parameters() if p.requires_grad and id(p) not in decayed],
+                   "weight_decay": 0.0}]
+        return torch.optim.Adam(groups, lr=self.hparams.lr)

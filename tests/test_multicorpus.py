@@ -1,0 +1,180 @@
+"""Several corpora and languages in one work dir, and training that cannot score by guessing the language."""
+
+import csv
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from voxage.cli import main
+from voxage.data.manifest import Row, read_manifest
+from voxage.data.synthetic import SyntheticConfig, make_corpus
+from voxage.labels import AGE_GROUPS
+from voxage.training.data import sample_weights
+
+
+@pytest.fixture(scope="module")
+def download(tmp_path_factory) -> Path:
+    """cv-corpus/{de,fr} as a multi-language download, one speaker in both, plus a broken language folder."""
+    root = tmp_path_factory.mktemp("cv-corpus")
+    for i, locale in enumerate(("de", "fr")):
+        make_corpus(root / locale, SyntheticConfig(speakers_per_class=2, clips_per_speaker=2, min_seconds=1.2,
+                                                   max_seconds=1.6, seed=i, locale=locale))
+    (root / "xx" / "clips").mkdir(parents=True)  # clips but no validated.tsv
+    tsv = root / "fr" / "validated.tsv"
+    rows = list(csv.reader(tsv.open(), delimiter="\t"))
+    de_speaker = list(csv.reader((root / "de" / "validated.tsv").open(), delimiter="\t"))[1][0]
+    rows[1][0] = de_speaker  # this fr clip was recorded by a de speaker
+    with tsv.open("w", newline="") as f:
+        csv.writer(f, delimiter="\t", lineterminator="\n").writerows(rows)
+    return root
+
+
+@pytest.fixture(scope="module")
+def multi_work(download, synthetic_corpus, tmp_path_factory) -> tuple[Path, str]:
+    """Both corpora prepared in one command; returns the work dir and what prepare printed."""
+    import contextlib
+    import io
+
+    work = tmp_path_factory.mktemp("multi-work")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["prepare", str(download), str(synthetic_corpus), "--out", str(work), "--workers", "1",
+                     "--quiet", "--balance", "none"]) == 0
+    return work, printed.getvalue()
+
+
+def test_prepare_takes_several_corpora_and_counts_per_language(multi_work, download, synthetic_corpus):
+    work, out = multi_work
+    assert "skipped" in out and "xx" in out  # the broken folder is named, not silently skipped
+    report = json.loads((work / "cleaning_report.json").read_text())
+    langs = report["by_language"]
+    corpus = download.name
+    assert langs[f"{corpus}/xx"]["dropped"] == {"unreadable_folder": 1}
+    assert langs[f"{corpus}/de"]["clips"] == langs[f"{corpus}/fr"]["clips"] == 24
+    assert langs[f"{corpus}/de"]["dropped"] == {"missing_file": 1, "no_age": 1}
+    assert langs[f"{synthetic_corpus.name}/en"]["clips"] == 72
+    assert f"{corpus}/fr" in out and "unreadable_folder 1" in out  # the printed per-language table
+    rows = read_manifest(work / "manifest.tsv")
+    assert Counter((r.corpus, r.language) for r in rows) == {(corpus, "de"): 24, (corpus, "fr"): 24,
+                                                            (synthetic_corpus.name, "en"): 72}
+    splits = defaultdict(set)
+    for r in rows:
+        splits[r.speaker].add(r.split)
+    shared = [s for s in splits if {r.language for r in rows if r.speaker == s} == {"de", "fr"}]
+    assert len(shared) == 1 and len(splits[shared[0]]) == 1  # one person, one split, whatever the language
+
+
+def test_crossval_tests_one_corpus_and_trains_on_all(multi_work, synthetic_corpus, tmp_path):
+    work, _ = multi_work
+    out = tmp_path / "cv"
+    assert main(["crossval", str(work), "--models", "embed", "--folds", "2", "--epochs", "1", "--seeds", "0,1",
+                 "--test-corpus", synthetic_corpus.name, "--out", str(out)]) == 0
+    tag = f"speaker-{synthetic_corpus.name}"
+    summary = json.loads((out / f"crossval-{tag}.json").read_text())
+    rows = read_manifest(work / "manifest.tsv")
+    english = {r.speaker for r in rows if r.corpus == synthetic_corpus.name}
+    assert summary["test_speakers"] == len(english) and summary["seeds"] == [0, 1]
+    r = summary["models"]["embed"]
+    assert len(r["folds"]) == 4 and len(r["balanced_accuracy_per_seed"]) == 2
+    assert set(r["per_class_recall"]) == set(AGE_GROUPS) and 0 <= r["gender_balanced_accuracy"] <= 1
+    assert set(r["by_language"]) == {"en"}  # only the test corpus is tested...
+    for seed in (0, 1):
+        for f in range(2):
+            fold = out / tag / "embed" / f"seed-{seed}" / f"fold-{f}"
+            tested = {key for key in json.loads((fold / "fold.json").read_text())["keys"]}
+            trained = json.loads((fold / "train_config.json").read_text())
+            assert tested <= {r.key for r in rows if r.corpus == synthetic_corpus.name}
+            assert trained["train"]["model"] == "embed"
+    for png in (f"recall-{tag}.png", f"reliability-{tag}-embed.png", f"language-{tag}-embed.png"):
+        assert (out / png).stat().st_size > 1000
+
+
+def test_a_source_with_nothing_readable_is_an_error(tmp_path, capsys):
+    (tmp_path / "empty" / "de" / "clips").mkdir(parents=True)
+    assert main(["prepare", str(tmp_path / "empty"), "--out", str(tmp_path / "w")]) == 2
+    assert "none of its 1 language folders could be read" in capsys.readouterr().err
+
+
+def _rows(spec: dict[str, dict[str, int]]) -> list[Row]:
+    """spec: language -> age group -> number of speakers (2 clips each)."""
+    rows = []
+    for lang, groups in spec.items():
+        for group, speakers in groups.items():
+            for s in range(speakers):
+                rows += [Row(f"{lang}-{group}-{s}-{c}", f"{lang}-{group}-{s}", group, "", "validated", 3.0,
+                             "train", "x.mp3", lang) for c in range(2)]
+    return rows
+
+
+def test_language_weights_leave_no_language_shortcut():
+    # Estonian-like: mostly young speakers; Catalan-like: mostly old.
+    rows = _rows({"et": {"teens": 6, "sixties": 1}, "ca": {"teens": 1, "sixties": 6}})
+
+    def totals(weighting):
+        w = sample_weights(rows, weighting).numpy()
+        t = defaultdict(float)
+        for r, wi in zip(rows, w):
+            t[(r.language, r.age_group)] += wi
+        return t, w
+
+    t, w = totals("speaker")
+    assert t[("et", "teens")] > 3 * t[("et", "sixties")]  # the shortcut: "Estonian" means "teens"
+    t, w = totals("language")
+    assert t[("et", "teens")] == pytest.approx(t[("et", "sixties")])
+    assert t[("ca", "teens")] == pytest.approx(t[("ca", "sixties")])
+    assert abs(w.mean() - 1) < 1e-6
+    by_group = defaultdict(float)
+    for r, wi in zip(rows, w):
+        by_group[r.age_group] += wi
+    assert by_group["teens"] == pytest.approx(by_group["sixties"])  # and the groups stay balanced overall
+
+
+def test_language_shift_moves_languages_onto_the_reference_and_shrinks_small_ones():
+    from voxage.models.embed_head import EmbedHead
+
+    rng = np.random.default_rng(0)
+    langs = ["en"] * 400 + ["de"] * 400 + ["rw"] * 2
+    speakers = [f"s{i}" for i in range(802)]
+    offset = {"en": 0.0, "de": 3.0, "rw": 3.0}
+    x = np.stack([rng.normal(offset[la], 1.0, 8) for la in langs])
+    head = EmbedHead(in_dim=8, languages=["en", "de", "rw"])
+    head.fit_language_shift(x, langs, speakers, np.ones(len(x)))
+    assert np.allclose(head.shift_for("en"), 0)  # prediction (no language given) is the reference's view
+    # After the shift: 400 de speakers sit nearly on the en mean (0); 2 rw speakers keep most of their offset.
+    assert np.allclose(3.0 + head.shift_for("de"), 0.0, atol=0.3)
+    assert np.all(3.0 + head.shift_for("rw") > 1.0)
+    assert np.allclose(head.shift_for("never-heard"), 0)
+
+
+def test_ordinal_outputs_are_probabilities_and_the_loss_knows_the_order():
+    from voxage.models.outputs import age_log_probs, age_loss
+
+    scores = torch.tensor([[5.0, 4.0, 3.0, -3.0, -5.0], [-2.0, 1.0, 2.0, 0.0, 0.0]])  # 2nd: not monotone
+    p = age_log_probs(scores, ordinal=True).exp()
+    assert torch.allclose(p.sum(1), torch.ones(2)) and (p > 0).all()
+    assert p[0].argmax() == 3  # P(older than thirties) high, P(older than fourties) low: fourties
+    far, near = age_loss(scores[:1], torch.tensor([0]), True), age_loss(scores[:1], torch.tensor([4]), True)
+    assert far > near > age_loss(scores[:1], torch.tensor([3]), True)  # teens is further from fourties than fifties
+
+
+@pytest.mark.parametrize("ordinal", [False, True])
+def test_temperature_fixes_an_overconfident_toy_model(ordinal):
+    from voxage.evaluation.calibration import fit_temperature, reliability
+    from voxage.models.outputs import age_log_probs
+
+    rng = np.random.default_rng(1)
+    true = torch.tensor(rng.normal(0, 1.0, (4000, 5 if ordinal else 6)))
+    if ordinal:
+        true = true.sort(dim=1, descending=True).values
+    p = age_log_probs(true, ordinal).exp().numpy()
+    labels = np.array([rng.choice(6, p=row / row.sum()) for row in p])
+    overconfident = (true * 4).numpy()
+    t = fit_temperature(overconfident, labels, ordinal=ordinal)
+    assert 3.0 < t < 5.0
+    before = reliability(age_log_probs(torch.tensor(overconfident), ordinal).exp().numpy(), labels)["ece"]
+    after = reliability(age_log_probs(torch.tensor(overconfident) / t, ordinal).exp().numpy(), labels)["ece"]
+    assert after < 0.03 < before
