@@ -53,6 +53,8 @@ def test_train_resume_evaluate_predict(work_dir, synthetic_corpus, capsys):
         assert key in report
     assert sum(map(sum, report["confusion_matrix"])) == report["n"] > 0
     assert (run / "confusion_matrix.png").stat().st_size > 1000
+    assert (run / "reliability.png").stat().st_size > 1000 and 0 <= report["ece"] <= 1
+    assert 0.05 <= torch.load(run / "model.pth", weights_only=True)["extra"]["temperature"] <= 20
     assert (run / "training_curves.png").stat().st_size > 1000
 
     clip = next((synthetic_corpus / "clips").glob("*.mp3"))
@@ -113,6 +115,7 @@ def test_crossval_folds_are_speaker_disjoint(work_dir, tmp_path):
         test_speakers.append(cfg["speakers"])
     rows = read_manifest(work_dir / "manifest.tsv")
     assert sum(test_speakers) == len({r.speaker for r in rows})  # every speaker tested exactly once
-    mtime = (out / "speaker" / "cnn" / "seed-0" / "fold-0" / "fold.json").stat().st_mtime_ns
+    fold_0 = out / "speaker" / "cnn" / "seed-0" / "fold-0" / "fold.json"
+    mtime = fold_0.stat().st_mtime_ns
     assert main(["crossval", str(work_dir), "--models", "cnn", "--folds", "3", "--epochs", "1", "--out", str(out)]) == 0
-    assert (out / "speaker" / "cnn" / "seed-0" / "fold-0" / "fold.json").stat().st_mtime_ns == mtime  # finished folds kept
+    assert fold_0.stat().st_mtime_ns == mtime  # finished folds kept

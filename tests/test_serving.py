@@ -27,11 +27,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(small_model):
+def _serve(*args: str):
+    """`voxage serve` on a free loopback port, until the module's tests are done."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--model", str(small_model), "--port", str(port),
-                             "--max-upload-mb", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--port", str(port), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -45,6 +45,11 @@ def server(small_model):
     yield url
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(small_model):
+    yield from _serve("--model", str(small_model), "--max-upload-mb", "1")
 
 
 def test_health_and_openapi(server):
@@ -158,22 +163,7 @@ def test_server_binds_loopback_by_default():
 @pytest.fixture(scope="module")
 def bundled_server():
     """`voxage serve` with the bundled model, which also answers gender."""
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError(proc.stdout.read().decode())
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    yield from _serve()
 
 
 def test_bundled_model_answers_gender_in_the_api(bundled_server, synthetic_corpus):

@@ -75,7 +75,7 @@ def cmd_evaluate(a) -> int:
     report = evaluate_run(Path(a.run_dir), a.split)
     print(format_report(report))
     print(f"\nreport: {Path(a.run_dir) / 'report.json'}\nplots: {Path(a.run_dir) / 'confusion_matrix.png'}, "
-          f"{Path(a.run_dir) / 'training_curves.png'}")
+          f"{Path(a.run_dir) / 'reliability.png'}, {Path(a.run_dir) / 'training_curves.png'}")
     return 0
 
 
@@ -133,7 +133,8 @@ def cmd_crossval(a) -> int:
     summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seeds, a.test_corpus)
     print(format_table(summary))
     tag = a.split + (f"-{a.test_corpus}" if a.test_corpus else "")
-    print(f"\nreport: {out / f'crossval-{tag}.json'}  plots: {out}/{{recall,confusion,reliability,language}}-{tag}*.png")
+    print(f"\nreport: {out / f'crossval-{tag}.json'}\n"
+          f"plots: {out}/{{recall,confusion,reliability,language}}-{tag}*.png")
     return 0
 
 

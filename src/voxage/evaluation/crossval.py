@@ -19,10 +19,14 @@ from voxage.data.atomic import write_json_atomic, write_text_atomic
 from voxage.data.manifest import Row
 from voxage.data.records import Clip
 from voxage.data.split import speaker_folds
+from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.evaluate import evaluate_rows
 from voxage.evaluation.metrics import summarize
-from voxage.evaluation.calibration import plot_reliability, reliability
-from voxage.evaluation.plots import plot_confusion, plot_language_scores, plot_recall_bars
+from voxage.evaluation.plots import (
+    plot_confusion,
+    plot_language_scores,
+    plot_recall_bars,
+)
 from voxage.labels import AGE_GROUPS, GENDERS
 from voxage.models.artifact import ModelArtifact
 from voxage.training.config import TrainConfig

@@ -10,10 +10,10 @@ from torch.utils.data import DataLoader
 
 from voxage.data.atomic import write_json_atomic
 from voxage.data.manifest import Row
-from voxage.evaluation.calibration import reliability
+from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.metrics import summarize
-from voxage.labels import GENDERS
 from voxage.evaluation.plots import plot_confusion, plot_curves
+from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
 from voxage.training.data import CachedClips, aligned_store, feature_store, load_work_dir, sample_weights
 from voxage.training.fit import run_config
@@ -29,15 +29,18 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
     cache, _ = load_work_dir(work_dir)
     store = feature_store(work_dir, cache, artifact.input_kind, rows)
     model = artifact.build()
-    dataset = CachedClips(aligned_store(store, artifact.input_kind, model, {"rows": rows}), rows, artifact.input_kind)
+    dataset = CachedClips(aligned_store(store, artifact.input_kind, model, rows), rows, artifact.input_kind)
     out = model_outputs(model, dataset)
     probs, gender_probs = artifact.probabilities(out)
     raw, _ = replace(artifact, extra={**artifact.extra, "temperature": 1.0}).probabilities(out)
     labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker").numpy()
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
-    report["ece"] = reliability(probs, labels, weights)["ece"]  # each speaker once, each group equal
-    report["ece_uncalibrated"] = reliability(raw, labels, weights)["ece"]
+    # Weighted like the loss (each speaker once, each group equal): one prolific speaker does not decide it.
+    report["reliability"] = {"before temperature": reliability(raw, labels, weights),
+                             "after temperature": reliability(probs, labels, weights)}
+    report["ece"] = report["reliability"]["after temperature"]["ece"]
+    report["ece_uncalibrated"] = report["reliability"]["before temperature"]["ece"]
     genders = dataset.genders.numpy()
     if gender_probs is not None and (genders >= 0).any():
         known = genders >= 0
@@ -63,6 +66,7 @@ def evaluate_run(run_dir: Path, split: str = "test") -> dict:
     write_json_atomic(run_dir / "report.json", report)
     plot_confusion(report["confusion_matrix"], run_dir / "confusion_matrix.png",
                    f"{artifact.name}: {split} speakers (balanced acc {report['balanced_accuracy']:.2f})")
+    plot_reliability(report["reliability"], run_dir / "reliability.png", f"{artifact.name}: {split} speakers")
     metrics = sorted((run_dir / "csv").glob("attempt-*/metrics.csv"), key=lambda p: int(p.parent.name[8:]))
     if metrics:
         plot_curves(metrics, run_dir / "training_curves.png", f"{artifact.name} training curves")

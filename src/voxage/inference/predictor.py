@@ -33,7 +33,8 @@ class Prediction:
     gender_probabilities: dict[str, float] | None = None
 
     def to_dict(self) -> dict:
-        out = {"age_group": self.age_group, "probabilities": self.probabilities, "duration_s": round(self.duration_s, 3)}
+        out = {"age_group": self.age_group, "probabilities": self.probabilities,
+               "duration_s": round(self.duration_s, 3)}
         if self.gender is not None:
             out.update(gender=self.gender, gender_probabilities=self.gender_probabilities)
         return out

@@ -106,11 +106,11 @@ class ShiftedStore:
         return {self.kind: np.asarray(self.store.read(key)[self.kind], dtype=np.float32) + self.shifts[key]}
 
 
-def aligned_store(store, kind: str, model, splits: dict[str, list[Row]]):
-    """The store as `model` must see it: shifted by language where the model learned language shifts."""
+def aligned_store(store, kind: str, model, rows: list[Row]):
+    """The store as `model` must see `rows`: shifted by language where the model learned language shifts."""
     if not getattr(model, "languages", None):
         return store
-    return ShiftedStore(store, kind, {r.key: model.shift_for(r.language) for rows in splits.values() for r in rows})
+    return ShiftedStore(store, kind, {r.key: model.shift_for(r.language) for r in rows})
 
 
 class AgeDataModule(L.LightningDataModule):

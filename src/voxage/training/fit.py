@@ -14,8 +14,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from voxage.data.atomic import write_json_atomic
 from voxage.data.manifest import Row
-from voxage.features.voice_embedding import EMBED_VERSION
 from voxage.evaluation.calibration import fit_temperature, reliability
+from voxage.features.voice_embedding import EMBED_VERSION
 from voxage.labels import GENDERS
 from voxage.models import MODELS, build_model, model_input
 from voxage.models.artifact import ModelArtifact
@@ -23,7 +23,14 @@ from voxage.models.outputs import age_log_probs, split_outputs
 from voxage.models.registry import model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO
 from voxage.training.config import TrainConfig
-from voxage.training.data import AgeDataModule, CachedClips, aligned_store, feature_store, load_work_dir
+from voxage.training.data import (
+    AgeDataModule,
+    CachedClips,
+    aligned_store,
+    feature_store,
+    load_work_dir,
+    sample_weights,
+)
 from voxage.training.module import AgeClassifier
 
 
@@ -46,10 +53,10 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     cache, rows = load_work_dir(work_dir)
     kind = model_input(cfg.model)
     splits = splits or {s: [r for r in rows if r.split == s] for s in ("train", "val", "test")}
-    store = feature_store(work_dir, cache, kind, [r for v in splits.values() for r in v], cfg.progress)
-    dm = AgeDataModule(store, splits, kind, cfg.batch_size, cfg.num_workers, cfg.weighting)
+    every = [r for v in splits.values() for r in v]
+    store = feature_store(work_dir, cache, kind, every, cfg.progress)
     for split in ("train", "val"):
-        if not dm.splits[split]:
+        if not splits[split]:
             raise ValueError(f"{work_dir}: the {split} split is empty; prepare with more data")
     kwargs = model_kwargs(cfg.model, cache.cfg)
     aligned = cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift")
@@ -57,12 +64,11 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"]).most_common()]
     model = build_model(cfg.model, **kwargs)
     if aligned:
-        train = dm.dataset("train")
-        model.fit_language_shift(np.stack([store.read(r.key)[kind] for r in train.rows]),
-                                 [r.language for r in train.rows], [r.speaker for r in train.rows],
-                                 train.weights.numpy())
-        dm = AgeDataModule(aligned_store(store, kind, model, dm.splits), dm.splits, kind, cfg.batch_size,
-                           cfg.num_workers, cfg.weighting)
+        train = splits["train"]
+        model.fit_language_shift(np.stack([store.read(r.key)[kind] for r in train]), [r.language for r in train],
+                                 [r.speaker for r in train], sample_weights(train, cfg.weighting).numpy())
+        store = aligned_store(store, kind, model, every)
+    dm = AgeDataModule(store, splits, kind, cfg.batch_size, cfg.num_workers, cfg.weighting)
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.stack([item[0] for item in dm.dataset("train")]))
     if cfg.optimizer == "lbfgs":  # full batch: LBFGS needs the same loss at every evaluation
