@@ -93,7 +93,7 @@ def _rows_to_clips(
     return clips
 
 
-def read_common_voice(root: Path, include_invalidated: bool = False, corpus: str = "") -> tuple[list[Clip], Counter]:
+def read_common_voice(root: Path, include_invalidated: bool = False) -> tuple[list[Clip], Counter]:
     """Clips with a usable age label from a release folder, and the drop counts by reason."""
     validated = root / "validated.tsv"
     if not validated.is_file():
@@ -116,7 +116,7 @@ def read_common_voice(root: Path, include_invalidated: bool = False, corpus: str
         header, rows = _read_table(path, "\t")
         _require(path, header, ("client_id", "path", "age"))
         drops["rows_read"] += len(rows)
-        clips += _rows_to_clips(rows, audio_dir, source, drops, seen, official, root.name, corpus or root.name)
+        clips += _rows_to_clips(rows, audio_dir, source, drops, seen, official, root.name, root.name)
     return clips, drops
 
 
@@ -182,7 +182,7 @@ def read_sources(sources: list[Path], audio_dir: Path | None = None,
                 if unit is source:
                     found, counts = read_corpus(unit, audio_dir, include_invalidated)
                 else:
-                    found, counts = read_common_voice(unit, include_invalidated, corpus)
+                    found, counts = read_common_voice(unit, include_invalidated)
             except MetadataError as err:
                 if unit is source:
                     raise

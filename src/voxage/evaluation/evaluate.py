@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -32,7 +31,7 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
     dataset = CachedClips(aligned_store(store, artifact.input_kind, model, rows), rows, artifact.input_kind)
     out = model_outputs(model, dataset)
     probs, gender_probs = artifact.probabilities(out)
-    raw, _ = replace(artifact, extra={**artifact.extra, "temperature": 1.0}).probabilities(out)
+    raw, _ = artifact.probabilities(out, temperature=1.0)
     labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker").numpy()
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})

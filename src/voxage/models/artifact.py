@@ -51,10 +51,13 @@ class ModelArtifact:
         """The gender classes the model predicts after its age scores; empty for age-only models."""
         return tuple(self.extra.get("genders", ()))
 
-    def probabilities(self, out: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model output (batch, width) -> calibrated age probabilities (batch, 6), gender probabilities or None."""
+    def probabilities(self, out: torch.Tensor,
+                      temperature: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model output (batch, width) -> age probabilities (batch, 6), gender probabilities or None.
+        Calibrated with the stored temperature unless another is given (1.0: as the network says)."""
         scores, gender = split_outputs(torch.as_tensor(out).double(), self.ordinal)
-        age = age_log_probs(scores / self.extra.get("temperature", 1.0), self.ordinal).exp()
+        t = self.extra.get("temperature", 1.0) if temperature is None else temperature
+        age = age_log_probs(scores / t, self.ordinal).exp()
         return age.numpy(), (torch.softmax(gender, dim=1).numpy() if gender.shape[1] else None)
 
     def header(self) -> dict:

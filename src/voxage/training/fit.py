@@ -19,7 +19,7 @@ from voxage.features.voice_embedding import EMBED_VERSION
 from voxage.labels import GENDERS
 from voxage.models import MODELS, build_model, model_input
 from voxage.models.artifact import ModelArtifact
-from voxage.models.outputs import age_log_probs, split_outputs
+from voxage.models.outputs import split_outputs
 from voxage.models.registry import model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO
 from voxage.training.config import TrainConfig
@@ -126,12 +126,10 @@ def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
     """Temperature fitted on the validation speakers (same loss weights as training), ECE before and after."""
     with torch.no_grad():
         out = artifact.build()(torch.stack([val[i][0] for i in range(len(val))]))
-    scores, _ = split_outputs(out, artifact.ordinal)
     labels, weights = val.labels.numpy(), val.weights.numpy()
-    temperature = fit_temperature(scores.numpy(), labels, weights, artifact.ordinal)
-    before = reliability(age_log_probs(scores.double(), artifact.ordinal).exp().numpy(), labels, weights)["ece"]
-    after = reliability(age_log_probs(scores.double() / temperature, artifact.ordinal).exp().numpy(), labels,
-                        weights)["ece"]
+    temperature = fit_temperature(split_outputs(out, artifact.ordinal)[0].numpy(), labels, weights, artifact.ordinal)
+    before, after = (reliability(artifact.probabilities(out, temperature=t)[0], labels, weights)["ece"]
+                     for t in (1.0, temperature))
     return {"temperature": temperature, "val_ece_uncalibrated": before, "val_ece": after}
 
 
