@@ -13,7 +13,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "$(TORCH)" -e ".[dev,embed,serve,onnx]"
+	$(PIP) install -q "$(TORCH)" -e ".[train,serve,dev]"
 	$(PIP) install -q --no-deps resemblyzer==0.1.4
 	touch $@
 

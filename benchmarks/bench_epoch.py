@@ -23,7 +23,7 @@ from voxage.data.split import SplitConfig
 from voxage.features import FeatureConfig, extract
 from voxage.features.voice_embedding import VoiceEmbedder
 from voxage.labels import class_index
-from voxage.models import build_model
+from voxage.models.registry import build_model
 from voxage.models.registry import model_kwargs
 from voxage.training.data import CachedClips, load_work_dir
 from voxage.training.module import training_layout

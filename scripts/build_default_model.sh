@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Rebuild the bundled default model (src/voxage/assets/default_model.pth) from the shared Common Voice sets, and
+# Rebuild the bundled default model (src/voxage/assets/default_model.{pth,onnx}) from the shared Common Voice sets, and
 # the cross-validated numbers behind its model card and the README. Usage: scripts/build_default_model.sh [DATA_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,3 +21,5 @@ $V prepare "${SOURCES[@]}" --out "$WORK/final" --include-invalidated --balance n
   --test-fraction 0
 $V train "$WORK/final" --model embed --epochs 15 --run-dir "$WORK/final/runs/embed"
 cp "$WORK/final/runs/embed/model.pth" src/voxage/assets/default_model.pth
+# What prediction runs: the bundled GE2E encoder graph (scripts/export_ge2e.py) joined to this head.
+$V export src/voxage/assets/default_model.pth --onnx src/voxage/assets/default_model.onnx

@@ -1,31 +1,42 @@
-"""The default model ships inside the package and works with no other files."""
+"""The default model ships inside the package (ONNX for prediction, .pth for the training tools) and works
+with no other files."""
 
 import json
 import subprocess
 import sys
 
+import numpy as np
+import pytest
 import torch
 
-from voxage.inference import default_model_path
+from voxage.inference import Predictor, default_model_path
 from voxage.labels import AGE_GROUPS
 
 from .conftest import SHARED_CV
 
 
+def _clips(synthetic_corpus, real: int) -> list:
+    clips = sorted((synthetic_corpus / "clips").glob("*.mp3"))[:1]
+    if (SHARED_CV / "clips").is_dir():
+        clips += sorted((SHARED_CV / "clips").glob("*.mp3"))[:real]
+    return clips
+
+
 def test_bundled_model_is_small_and_pickle_free():
-    path = default_model_path()
-    assert path.is_file() and path.stat().st_size < 5 << 20
-    blob = torch.load(path, weights_only=True)
-    assert blob["name"] == "embed" and blob["classes"] == list(AGE_GROUPS)
     from voxage.features.voice_embedding import EMBED_VERSION
 
+    onnx_path, pth = default_model_path(), default_model_path().with_suffix(".pth")
+    assert onnx_path.is_file() and onnx_path.stat().st_size < 5 << 20
+    blob = torch.load(pth, weights_only=True)
+    assert blob["name"] == "embed" and blob["classes"] == list(AGE_GROUPS)
     assert blob["extra"]["embed_version"] == EMBED_VERSION  # trained on the vectors this version computes
+    onnx_header = Predictor().artifact.header()
+    assert onnx_header == {k: blob[k] for k in onnx_header}  # the two files are one model
+    assert (onnx_path.parent / "GE2E-LICENSE").read_text().startswith(" " * 33 + "Apache License")
 
 
 def test_predict_without_a_model_argument(synthetic_corpus):
-    clips = sorted((synthetic_corpus / "clips").glob("*.mp3"))[:1]
-    if (SHARED_CV / "clips").is_dir():
-        clips += sorted((SHARED_CV / "clips").glob("*.mp3"))[:2]
+    clips = _clips(synthetic_corpus, 2)
     proc = subprocess.run([sys.executable, "-m", "voxage", "predict", *map(str, clips), "--json"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -36,48 +47,54 @@ def test_predict_without_a_model_argument(synthetic_corpus):
         assert abs(sum(line["probabilities"].values()) - 1) < 1e-6
 
 
-def test_bundled_model_through_onnx_matches(tmp_path, synthetic_corpus):
-    from voxage.inference import Predictor
+def test_bundled_onnx_matches_the_trained_head(synthetic_corpus):
+    """The ONNX graph (encoder + head) gives what the .pth head gives on the cached-style vector."""
+    onnx_model, eager = Predictor(), Predictor(default_model_path().with_suffix(".pth"))
+    assert onnx_model.model.input_names == ["windows", "prosody"]  # the speaker encoder is in the graph too
+    for clip in _clips(synthetic_corpus, 3):
+        a, b = eager.predict_file(clip), onnx_model.predict_file(clip)
+        assert max(abs(a.probabilities[k] - b.probabilities[k]) for k in AGE_GROUPS) < 1e-4
+        assert a.gender == b.gender
+
+
+def test_exported_onnx_equals_the_bundled_one(tmp_path, synthetic_corpus):
     from voxage.models.artifact import ModelArtifact
     from voxage.models.onnx_export import export_onnx
 
-    onnx_path = export_onnx(ModelArtifact.load(default_model_path()), tmp_path / "default.onnx")
-    onnx_model = Predictor(onnx_path)
-    assert onnx_model.model.input_names == ["windows", "prosody"]  # the speaker encoder is in the graph too
-    clips = sorted((synthetic_corpus / "clips").glob("*.mp3"))[:1]
-    if (SHARED_CV / "clips").is_dir():
-        clips += sorted((SHARED_CV / "clips").glob("*.mp3"))[:3]
-    eager = Predictor()
-    for clip in clips:
-        a, b = eager.predict_file(clip).probabilities, onnx_model.predict_file(clip).probabilities
-        assert max(abs(a[k] - b[k]) for k in a) < 1e-4
+    out = export_onnx(ModelArtifact.load(default_model_path().with_suffix(".pth")), tmp_path / "default.onnx")
+    assert (tmp_path / "GE2E-LICENSE").is_file()  # the encoder's licence travels with it
+    clip = _clips(synthetic_corpus, 0)[0]
+    assert Predictor(out).predict_file(clip).probabilities == Predictor().predict_file(clip).probabilities
 
 
-def test_onnx_file_with_other_inputs_is_refused(tmp_path, monkeypatch):
+def test_onnx_file_with_other_inputs_is_refused(tmp_path):
     """An ONNX file whose graph is only the head (as voxage 0.1 exported it) gets a clear message."""
-    import pytest
+    import onnx
 
-    from voxage.inference import Predictor
-    from voxage.models import onnx_export
+    from voxage.inference.runners import METADATA_KEY
     from voxage.models.artifact import ModelArtifact
+    from voxage.models.onnx_export import _torch_export
 
-    with monkeypatch.context() as m:
-        m.setattr(onnx_export, "example_inputs", lambda art: {"features": torch.zeros(1, art.kwargs["in_dim"])})
-        m.setattr(ModelArtifact, "network", ModelArtifact.build)
-        head_only = onnx_export.export_onnx(ModelArtifact.load(default_model_path()), tmp_path / "head.onnx")
+    art = ModelArtifact.load(default_model_path().with_suffix(".pth"))
+    head_only = tmp_path / "head.onnx"
+    _torch_export(art.build(), {"features": torch.zeros(1, art.kwargs["in_dim"])}, head_only)
+    proto = onnx.load(str(head_only))
+    proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(art.header()))
+    onnx.save(proto, str(head_only))
     with pytest.raises(ValueError, match="export it again"):
         Predictor(head_only)
 
 
-def test_speaker_vector_is_resemblyzers_utterance_embedding(synthetic_corpus):
-    """The bundled model was trained on resemblyzer's `embed_utterance`: our split of it must not drift."""
-    import numpy as np
-    from resemblyzer import VoiceEncoder, preprocess_wav
-
+def test_same_vector_in_the_training_cache_and_at_prediction(synthetic_corpus, tmp_path):
+    """What `ensure_embeddings` stores for training is what the Predictor feeds the bundled graph."""
     from voxage.audio import load_audio
-    from voxage.features.voice_embedding import SAMPLE_RATE, SPEAKER_DIM, VoiceEmbedder
+    from voxage.data.embedding_store import ensure_embeddings
+    from voxage.data.manifest import Row
+    from voxage.features.voice_embedding import SAMPLE_RATE, SpeakerEncoder, voice_inputs
 
-    wave = load_audio(sorted((synthetic_corpus / "clips").glob("*.mp3"))[0], SAMPLE_RATE)
-    ours = VoiceEmbedder()(wave)[:SPEAKER_DIM]
-    theirs = VoiceEncoder(device="cpu", verbose=False).embed_utterance(preprocess_wav(wave, source_sr=SAMPLE_RATE))
-    assert np.abs(ours - theirs).max() < 1e-5
+    clip = _clips(synthetic_corpus, 1)[-1]
+    row = Row("k", "s", "twenties", "", "", 0.0, "train", str(clip))
+    cached = ensure_embeddings(tmp_path, [row], workers=1, progress=False).read("k")["embed"]
+    windows, prosody = Predictor().model_inputs(load_audio(clip, SAMPLE_RATE, 60.0))
+    assert np.array_equal(cached, np.concatenate([SpeakerEncoder()(windows)[0], prosody[0]]))
+    assert np.array_equal(prosody, voice_inputs(load_audio(clip, SAMPLE_RATE))[1])

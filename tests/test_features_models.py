@@ -4,7 +4,7 @@ import torch
 
 from voxage.features import FeatureConfig, extract, fix_length
 from voxage.features.extract import mel_filterbank
-from voxage.models import MODELS, build_model, model_input
+from voxage.models.registry import MODELS, build_model, model_input
 from voxage.models.registry import model_kwargs
 
 CFG = FeatureConfig()
@@ -50,3 +50,9 @@ def test_uniform_dropout_behaves_like_dropout():
     y.sum().backward()
     assert torch.equal(x.grad, y.detach())  # gradient flows through the kept units only
     assert torch.equal(drop.eval()(x), x)
+
+
+def test_model_names_without_torch_match_the_registry():
+    from voxage.models.names import MODEL_NAMES
+
+    assert MODEL_NAMES == tuple(MODELS)

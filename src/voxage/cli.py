@@ -84,34 +84,51 @@ def _looks_like_model(arg: str) -> bool:
     return p.suffix in (".pth", ".onnx") or (p.is_dir() and (p / "model.pth").is_file())
 
 
-def cmd_predict(a) -> int:
-    from voxage.audio import AudioError
-    from voxage.inference import Predictor
+def _print_prediction(path: str, pred) -> None:
+    print(f"{path}: the model thinks you are in your {display_name(pred.age_group)}")
+    for c, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
+        print(f"  {c:<10}{p:6.1%}  {'#' * round(p * 40)}")
+    if pred.gender:
+        print(f"  voice: {pred.gender} ({pred.gender_probabilities[pred.gender]:.0%})")
 
-    files = list(a.files)
+
+def cmd_predict(a) -> int:
+    from tqdm import tqdm
+
+    from voxage.inference.batch import CsvWriter, find_audio, predict_files
+    from voxage.inference.runners import load_runner
+    from voxage.inference.predictor import default_model_path
+
+    paths = list(a.files)
     model = a.model
-    if model is None and len(files) > 1 and _looks_like_model(files[0]):
-        model = files.pop(0)
-    predictor = Predictor(model)
+    if model is None and len(paths) > 1 and _looks_like_model(paths[0]):
+        model = paths.pop(0)
+    files = find_audio(paths)
+    if not files:
+        raise FileNotFoundError(f"no audio files in {', '.join(paths)}")
+    artifact = load_runner(Path(model) if model else default_model_path()).artifact  # a bad model fails here, once
+    table = CsvWriter(Path(a.csv), artifact.classes, artifact.genders) if a.csv else None
+    bar = tqdm(total=len(files), unit="clip", desc="predict", dynamic_ncols=True,
+               disable=a.quiet or len(files) < 2 or not (a.csv or a.json))
     failures = 0
-    for f in files:
-        try:
-            pred = predictor.predict_file(f)
-        except AudioError as err:
-            failures += 1
+    try:
+        for result in predict_files(files, model, a.workers):
+            bar.update()
+            failures += result.prediction is None
+            if table:
+                table.write(result)
             if a.json:
-                print(json.dumps({"path": f, "error": str(err), "reason": err.reason}))
-            else:
-                print(f"{f}: error: {err}", file=sys.stderr)
-            continue
-        if a.json:
-            print(json.dumps({"path": f, **pred.to_dict()}))
-        else:
-            print(f"{f}: the model thinks you are in your {display_name(pred.age_group)}")
-            for c, p in sorted(pred.probabilities.items(), key=lambda kv: -kv[1]):
-                print(f"  {c:<10}{p:6.1%}  {'#' * round(p * 40)}")
-            if pred.gender:
-                print(f"  voice: {pred.gender} ({pred.gender_probabilities[pred.gender]:.0%})")
+                print(json.dumps(result.to_dict()), flush=True)
+            elif table is None and result.prediction is None:
+                print(f"{result.path}: error: {result.error}", file=sys.stderr)
+            elif table is None:
+                _print_prediction(result.path, result.prediction)
+    finally:
+        bar.close()
+        if table:
+            table.close()
+    if table:
+        print(f"{len(files) - failures} of {len(files)} files judged; table: {a.csv}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -141,11 +158,17 @@ def cmd_crossval(a) -> int:
 def cmd_serve(a) -> int:
     import uvicorn
 
-    from voxage.serving.app import create_app
+    from voxage.serving.app import app_from_env
 
-    app = create_app(a.model, int(a.max_upload_mb * 1024 * 1024))
-    print(f"voxage serving on http://{a.host}:{a.port}/  (API docs: /docs)")
-    uvicorn.run(app, host=a.host, port=a.port, log_level="warning")
+    if a.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    os.environ["VOXAGE_MAX_UPLOAD_BYTES"] = str(int(a.max_upload_mb * 1024 * 1024))
+    if a.model:
+        os.environ["VOXAGE_MODEL"] = str(Path(a.model).resolve())
+    app_from_env()  # a bad model or setting fails here, with one message, before any worker starts
+    print(f"voxage serving on http://{a.host}:{a.port}/  (API docs: /docs; {a.workers} worker process(es))")
+    uvicorn.run("voxage.serving.app:app_from_env", factory=True, host=a.host, port=a.port, workers=a.workers,
+                log_level="warning")
     return 0
 
 
@@ -165,7 +188,8 @@ def cmd_export(a) -> int:
     from voxage.models.artifact import ModelArtifact
     from voxage.models.onnx_export import export_onnx
 
-    out = export_onnx(ModelArtifact.load(Path(a.model) if a.model else default_model_path()), Path(a.onnx))
+    out = export_onnx(ModelArtifact.load(Path(a.model) if a.model else default_model_path().with_suffix(".pth")),
+                      Path(a.onnx))
     print(f"ONNX model written: {out}")
     return 0
 
@@ -178,8 +202,7 @@ def cmd_demo(a) -> int:
 
 def _add_regularisation(s: argparse.ArgumentParser) -> None:
     """What `train` and `crossval` both let you set; unset values take the model's default (TrainConfig.resolved)."""
-    from voxage.training.config import TrainConfig
-    from voxage.training.data import WEIGHTINGS
+    from voxage.training.config import WEIGHTINGS, TrainConfig
 
     s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
     s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
@@ -191,6 +214,8 @@ def _add_regularisation(s: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from voxage.inference.batch import default_workers
+
     p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -221,11 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("shards", nargs="+", help="work dirs of the shard runs")
     s.set_defaults(func=cmd_merge)
 
-    from voxage.models import MODELS
+    from voxage.models.names import MODEL_NAMES
 
     s = sub.add_parser("train", help="train one model on a prepared work dir")
     s.add_argument("work_dir")
-    s.add_argument("--model", choices=list(MODELS), default="cnn")
+    s.add_argument("--model", choices=MODEL_NAMES, default="cnn")
     s.add_argument("--run-dir", help="default: WORK_DIR/runs/MODEL")
     s.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     s.add_argument("--epochs", type=int, default=50, help="maximum epochs (early stopping usually ends sooner)")
@@ -247,11 +272,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--split", default="test", choices=["test", "val", "train"])
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("predict", help="age group and probabilities per audio file")
-    s.add_argument("files", nargs="+", metavar="[MODEL] FILE",
-                   help="optional model (.pth, .onnx or run dir), then audio files")
+    s = sub.add_parser("predict", help="age group and probabilities per audio file (folders are walked)")
+    s.add_argument("files", nargs="+", metavar="[MODEL] FILE_OR_DIR",
+                   help="optional model (.pth, .onnx or run dir), then audio files and folders of them")
     s.add_argument("--model", help="model file (default: the bundled model)")
-    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.add_argument("--json", action="store_true", help="one JSON object per line, in input order")
+    s.add_argument("--csv", metavar="OUT", help="write one row per file (probabilities, or the error) to OUT")
+    s.add_argument("--workers", type=int, default=default_workers(),
+                   help="worker processes for many files (default: one per core; at least 4 files each)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("synth-corpus", help="write the SYNTHETIC demo corpus in Common Voice layout")
@@ -262,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_demo_corpus)
     s = sub.add_parser("crossval", help="speaker-grouped k-fold comparison of models")
     s.add_argument("work_dir")
-    s.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    s.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated model names")
     s.add_argument("--folds", type=int, default=5)
     s.add_argument("--split", choices=["speaker", "random"], default="speaker",
                    help="speaker: folds share no speaker (honest); random: per clip, as the seed (leaky)")
@@ -280,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--model", help="model file (default: the bundled model)")
     s.add_argument("--max-upload-mb", type=float, default=5.0)
+    s.add_argument("--workers", type=int, default=1,
+                   help="server processes; one per core for the most requests/s (each loads the model)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("recommend", help="movie suggestions for the age group heard in AUDIO")

@@ -12,7 +12,7 @@ from voxage.audio import load_audio
 from voxage.data.atomic import write_npy_atomic
 from voxage.data.cache import single_threaded_children
 from voxage.data.manifest import Row
-from voxage.features.voice_embedding import EMBED_DIM, EMBED_VERSION, SAMPLE_RATE, VoiceEmbedder
+from voxage.features.voice_embedding import EMBED_VERSION, SAMPLE_RATE, VoiceEmbedder
 
 
 class EmbeddingStore:
@@ -33,16 +33,12 @@ _state: dict = {}
 
 
 def _init() -> None:
-    import torch
-
-    torch.set_num_threads(1)
     _state["embedder"] = VoiceEmbedder()
 
 
 def _embed(item: tuple[str, str, str]) -> str:
     key, audio, out = item
     vec = _state["embedder"](load_audio(audio, SAMPLE_RATE))
-    assert vec.shape == (EMBED_DIM,)
     write_npy_atomic(Path(out), vec)
     return key
 

@@ -6,32 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
+from scipy.optimize import minimize_scalar
 
-from voxage.models.outputs import age_log_probs
+from voxage.models.outputs import age_probabilities
 
 
 def fit_temperature(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None,
                     ordinal: bool = False) -> float:
     """The T > 0 that minimises the (weighted) negative log-likelihood of the groups given scores / T
     (class logits, or an ordinal head's cumulative logits: see `voxage.models.outputs`)."""
-    z = torch.as_tensor(np.asarray(scores), dtype=torch.float64)
-    y = torch.as_tensor(np.asarray(labels), dtype=torch.long)
-    w = torch.ones(len(y), dtype=torch.float64) if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+    z, y = np.asarray(scores, dtype=np.float64), np.asarray(labels)
     if len(y) == 0:
         return 1.0
-    log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)  # T = exp(log_t) stays positive
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
 
-    def nll():
-        opt.zero_grad()
-        log_p = age_log_probs(z / log_t.exp(), ordinal)
-        loss = -(log_p[torch.arange(len(y)), y] * w).sum() / w.sum()
-        loss.backward()
-        return loss
+    def nll(log_t: float) -> float:  # T = exp(log_t) stays positive
+        p = age_probabilities(z / np.exp(log_t), ordinal)[np.arange(len(y)), y]
+        return float(-(np.log(p) * w).sum() / w.sum())
 
-    opt.step(nll)
-    return float(log_t.detach().exp().clamp(0.05, 20.0))
+    return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None, bins: int = 10) -> dict:

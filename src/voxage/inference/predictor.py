@@ -1,6 +1,8 @@
 """Load a model once, then turn audio into an age group and six probabilities.
 
-No augmentation here: the seed shifted and masked the user's recording at inference, which only adds noise.
+The bundled model is an ONNX file: prediction runs on numpy, soundfile, soxr, webrtcvad, Praat and ONNX
+Runtime, without torch. No augmentation here: the seed shifted and masked the user's recording at inference,
+which only adds noise.
 """
 
 from __future__ import annotations
@@ -10,18 +12,17 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from voxage.audio import AudioError, load_audio, load_audio_bytes
 from voxage.features import extract
-from voxage.models.artifact import ModelArtifact
+from voxage.inference.runners import load_runner
 
 MIN_SECONDS = 0.5
 MAX_SECONDS = 60.0  # longer recordings are judged on their first minute
 
 
 def default_model_path() -> Path:
-    return Path(str(resources.files("voxage") / "assets" / "default_model.pth"))
+    return Path(str(resources.files("voxage") / "assets" / "default_model.onnx"))
 
 
 @dataclass
@@ -45,14 +46,8 @@ class Predictor:
         path = Path(model_path) if model_path else default_model_path()
         if model_path is None and not path.is_file():
             raise FileNotFoundError("no bundled default model in this install; pass a model file")
-        if path.suffix == ".onnx":
-            from voxage.models.onnx_export import OnnxModel
-
-            self.model = OnnxModel(path)
-            self.artifact = ModelArtifact.from_header(self.model.meta)
-        else:
-            self.artifact = ModelArtifact.load(path)
-            self.model = self.artifact.network()
+        self.model = load_runner(path)
+        self.artifact = self.model.artifact
         self.cfg = self.artifact.features
         self.classes = self.artifact.classes
         if self.artifact.input_kind == "embed":
@@ -70,11 +65,9 @@ class Predictor:
             return voice_inputs(wave)
         return (extract(wave, self.cfg)[self.artifact.input_kind][None],)
 
-    @torch.no_grad()
     def probabilities(self, *inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Age probabilities (1, 6) and gender probabilities (1, 2) or None."""
-        out = self.model(*(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)) for x in inputs))
-        return self.artifact.probabilities(out)
+        return self.artifact.probabilities(self.model(*inputs))
 
     def predict_wave(self, wave: np.ndarray) -> Prediction:
         duration = len(wave) / self.cfg.sample_rate

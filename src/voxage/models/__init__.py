@@ -1,5 +1,5 @@
-"""Six-way age classifiers, selectable by name."""
+"""Six-way age classifiers, selectable by name (`voxage.models.registry`; importing it imports torch)."""
 
-from voxage.models.registry import MODELS, build_model, model_input
+from voxage.models.names import MODEL_NAMES
 
-__all__ = ["MODELS", "build_model", "model_input"]
+__all__ = ["MODEL_NAMES"]

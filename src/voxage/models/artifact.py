@@ -1,7 +1,8 @@
-"""The `.pth` a run leaves behind: weights plus everything needed to rebuild the model.
+"""What a run leaves behind: weights plus everything needed to rebuild the model.
 
-Only tensors, strings, numbers, lists and dicts: loads with `torch.load(weights_only=True)`, so a
-model file cannot execute code.
+A `.pth` holds only tensors, strings, numbers, lists and dicts: it loads with `torch.load(weights_only=True)`,
+so a model file cannot execute code. An exported `.onnx` carries the same header in its metadata, which is
+all prediction needs besides the graph; torch is imported only to build, save or load weights.
 """
 
 from __future__ import annotations
@@ -10,14 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch import nn
 
 from voxage.features import FeatureConfig
 from voxage.labels import AGE_GROUPS
-from voxage.models.embed_head import VoiceAgeNetwork
-from voxage.models.outputs import age_log_probs, split_outputs
-from voxage.models.registry import build_model
+from voxage.models.outputs import age_probabilities, softmax, split_outputs
 
 FORMAT = "voxage-model/1"
 
@@ -32,15 +29,13 @@ class ModelArtifact:
     classes: tuple[str, ...] = AGE_GROUPS
     extra: dict = field(default_factory=dict)  # e.g. embedding front-end settings, training summary
 
-    def build(self) -> nn.Module:
+    def build(self):
+        """The torch module with its weights, in eval mode."""
+        from voxage.models.registry import build_model
+
         model = build_model(self.name, **self.kwargs)
         model.load_state_dict(self.state_dict)
         return model.eval()
-
-    def network(self) -> nn.Module:
-        """The model as prediction runs it: an embed head gets its frozen speaker encoder in front."""
-        model = self.build()
-        return VoiceAgeNetwork(model).eval() if self.input_kind == "embed" else model
 
     @property
     def ordinal(self) -> bool:
@@ -51,14 +46,12 @@ class ModelArtifact:
         """The gender classes the model predicts after its age scores; empty for age-only models."""
         return tuple(self.extra.get("genders", ()))
 
-    def probabilities(self, out: torch.Tensor,
-                      temperature: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model output (batch, width) -> age probabilities (batch, 6), gender probabilities or None.
-        Calibrated with the stored temperature unless another is given (1.0: as the network says)."""
-        scores, gender = split_outputs(torch.as_tensor(out).double(), self.ordinal)
+    def probabilities(self, out, temperature: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Model output (batch, width), numpy or torch -> age probabilities (batch, 6), gender probabilities or
+        None. Calibrated with the stored temperature unless another is given (1.0: as the network says)."""
+        scores, gender = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal)
         t = self.extra.get("temperature", 1.0) if temperature is None else temperature
-        age = age_log_probs(scores / t, self.ordinal).exp()
-        return age.numpy(), (torch.softmax(gender, dim=1).numpy() if gender.shape[1] else None)
+        return age_probabilities(scores / t, self.ordinal), (softmax(gender) if gender.shape[1] else None)
 
     def header(self) -> dict:
         """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""
@@ -71,6 +64,8 @@ class ModelArtifact:
                    state_dict or {}, tuple(header["classes"]), header.get("extra", {}))
 
     def save(self, path: Path) -> None:
+        import torch
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
@@ -80,6 +75,8 @@ class ModelArtifact:
 
     @classmethod
     def load(cls, path: Path) -> "ModelArtifact":
+        import torch
+
         path = Path(path)
         if path.is_dir():
             path = path / "model.pth"

@@ -1,7 +1,7 @@
 """A small head on utterance embeddings (GE2E speaker vector + prosody), standardised inside the model.
 
-Training reads cached embeddings, so only the head learns; prediction runs `VoiceAgeNetwork`, the frozen
-speaker encoder and the head as one network, which is also what goes into an exported ONNX file.
+Training reads cached embeddings, so only the head learns; an exported ONNX file puts the speaker encoder's
+graph in front of it (`voxage.models.onnx_export`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from voxage.features.voice_embedding import EMBED_DIM, SpeakerEncoder
+from voxage.features.voice_embedding import EMBED_DIM
 from voxage.models.outputs import age_width
 
 
@@ -65,15 +65,3 @@ class EmbedHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) / self.std
         return self.net(x) if self.gender is None else torch.cat([self.net(x), self.gender(x)], dim=1)
-
-
-class VoiceAgeNetwork(nn.Module):
-    """(encoder windows (n, 160, 40), prosody (1, 12)) -> age scores [+ gender logits] (1, width)."""
-
-    def __init__(self, head: EmbedHead):
-        super().__init__()
-        self.encoder = SpeakerEncoder()
-        self.head = head
-
-    def forward(self, windows: torch.Tensor, prosody: torch.Tensor) -> torch.Tensor:
-        return self.head(torch.cat([self.encoder(windows), prosody], dim=1))

@@ -3,67 +3,67 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from voxage.features.voice_embedding import ENCODER_FILE, ENCODER_LICENSE, PROSODY_NAMES, SPEAKER_DIM, WINDOW_SHAPE
+from voxage.inference.runners import METADATA_KEY, input_names
 from voxage.models.artifact import ModelArtifact
-
-METADATA_KEY = "voxage"
 
 
 def example_inputs(artifact: ModelArtifact) -> dict[str, torch.Tensor]:
-    """Named inputs of `artifact.network()`; their first axis is dynamic in the exported graph."""
+    """Named inputs of the exported graph; their first axis is dynamic."""
     cfg = artifact.features
-    if artifact.input_kind == "mel":
-        return {"features": torch.zeros(1, cfg.n_mels, cfg.num_frames)}
-    if artifact.input_kind == "wave":
-        return {"features": torch.zeros(1, cfg.num_samples)}
-    from voxage.features.voice_embedding import PROSODY_NAMES, WINDOW_SHAPE
-
-    return {"windows": torch.zeros(3, *WINDOW_SHAPE), "prosody": torch.zeros(1, len(PROSODY_NAMES))}
+    shapes = {"mel": [(1, cfg.n_mels, cfg.num_frames)], "wave": [(1, cfg.num_samples)],
+              "embed": [(3, *WINDOW_SHAPE), (1, len(PROSODY_NAMES))]}[artifact.input_kind]
+    return {name: torch.zeros(*shape) for name, shape in zip(input_names(artifact.input_kind), shapes)}
 
 
-def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
-    """The whole network prediction runs (for embed models: speaker encoder and head) in one ONNX file."""
-    import onnx
+class _HeadOnParts(torch.nn.Module):
+    """The embed head fed its two parts, so the speaker encoder's graph can be joined in front."""
 
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    inputs = example_inputs(artifact)
+    def __init__(self, head: torch.nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, speaker: torch.Tensor, prosody: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([speaker, prosody], dim=1))
+
+
+def _torch_export(module: torch.nn.Module, inputs: dict[str, torch.Tensor], path: Path) -> None:
     axes = {name: {0: "n"} for name in inputs} | {"logits": {0: "batch"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter is deprecated but needs no onnxscript
-        torch.onnx.export(artifact.network(), tuple(inputs.values()), str(tmp), input_names=list(inputs),
+        torch.onnx.export(module, tuple(inputs.values()), str(path), input_names=list(inputs),
                           output_names=["logits"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    proto = onnx.load(str(tmp))
+
+
+def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
+    """The whole network prediction runs in one ONNX file: for embed models, the bundled speaker encoder graph
+    (the same file the embedding cache was computed with) joined to the head, with the encoder's licence
+    (Apache-2.0) copied next to it."""
+    import onnx
+    from onnx import compose
+
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    if artifact.input_kind != "embed":
+        _torch_export(artifact.build(), example_inputs(artifact), tmp)
+        proto = onnx.load(str(tmp))
+    else:
+        _torch_export(_HeadOnParts(artifact.build()), {"speaker": torch.zeros(1, SPEAKER_DIM),
+                                                       "prosody": torch.zeros(1, len(PROSODY_NAMES))}, tmp)
+        encoder, head = onnx.load(str(ENCODER_FILE)), onnx.load(str(tmp))
+        head.ir_version = encoder.ir_version
+        head = compose.add_prefix(head, "head/", rename_inputs=False, rename_outputs=False)
+        proto = compose.merge_models(encoder, head, io_map=[("speaker", "speaker")])
+        proto.doc_string = f"{encoder.doc_string}; age head: voxage. Licence of the encoder: GE2E-LICENSE."
+        if out.parent.resolve() != ENCODER_LICENSE.parent.resolve():
+            shutil.copy(ENCODER_LICENSE, out.parent / ENCODER_LICENSE.name)
     proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(artifact.header()))
     onnx.save(proto, str(tmp))
     tmp.replace(out)
     return out
-
-
-class OnnxModel:
-    """Callable like the torch model (tensor in, logits out), backed by ONNX Runtime."""
-
-    def __init__(self, path: Path):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # a single 5 s clip is too small to gain from threads
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if METADATA_KEY not in meta:
-            raise ValueError(f"{path}: ONNX file was not exported by voxage (no metadata)")
-        self.meta = json.loads(meta[METADATA_KEY])
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        expected = list(example_inputs(ModelArtifact.from_header(self.meta)))
-        if self.input_names != expected:
-            raise ValueError(f"{path}: inputs {self.input_names}, this voxage feeds {expected}: export it again")
-
-    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor:
-        feeds = {name: np.ascontiguousarray(x.numpy(), dtype=np.float32) for name, x in zip(self.input_names, inputs)}
-        (logits,) = self.session.run(None, feeds)
-        return torch.from_numpy(logits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -49,3 +50,10 @@ def create_app(model_path: str | Path | None = None, max_upload_bytes: int = DEF
             raise HTTPException(422, str(err)) from None
 
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app for `uvicorn --factory` (how `voxage serve --workers N` starts N processes): settings come from
+    VOXAGE_MODEL and VOXAGE_MAX_UPLOAD_BYTES, which `voxage serve` sets from its flags."""
+    return create_app(os.environ.get("VOXAGE_MODEL") or None,
+                      int(os.environ.get("VOXAGE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD)))

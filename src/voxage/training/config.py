@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+WEIGHTINGS = ("language", "speaker", "class", "none")  # see training.data.sample_weights
+
 
 @dataclass(frozen=True)
 class Regularisation:

@@ -16,11 +16,9 @@ from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row, read_manifest
 from voxage.features import FeatureConfig
 from voxage.labels import class_index, gender_index
+from voxage.training.config import WEIGHTINGS
 
 PRELOAD_LIMIT_BYTES = 6 << 30  # float32 in RAM for small corpora; big ones are read per item
-
-
-WEIGHTINGS = ("language", "speaker", "class", "none")
 
 
 def sample_weights(rows: list[Row], weighting: str) -> torch.Tensor:

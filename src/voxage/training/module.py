@@ -7,8 +7,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from voxage.models.outputs import age_log_probs, age_loss, split_outputs
+from voxage.models.outputs import age_probabilities, split_outputs
 from voxage.training.augment import augment
+
+
+def age_loss(scores: torch.Tensor, y: torch.Tensor, ordinal: bool) -> torch.Tensor:
+    """Per-example loss: cross-entropy, or for an ordinal head the sum of the five binary 'older than k' losses."""
+    if not ordinal:
+        return F.cross_entropy(scores, y, reduction="none")
+    above = (y[:, None] > torch.arange(scores.shape[1], device=y.device)[None, :]).to(scores.dtype)
+    return F.binary_cross_entropy_with_logits(scores, above, reduction="none").sum(1)
 
 
 def training_layout(model: nn.Module, kind: str) -> nn.Module:
@@ -34,7 +42,8 @@ class AgeClassifier(L.LightningModule):
         ordinal = getattr(self.model, "ordinal", False)
         age, sex = split_outputs(self(x), ordinal)
         loss = (age_loss(age, y, ordinal) * w).sum() / w.sum()
-        acc = (age_log_probs(age, ordinal).argmax(1) == y).float().mean()
+        predicted = age_probabilities(age.detach().float().cpu().numpy(), ordinal).argmax(1)
+        acc = (torch.from_numpy(predicted).to(y.device) == y).float().mean()
         known = gender >= 0
         if sex.shape[1] and known.any():  # a second task where the model has a gender output
             wk = w[known]

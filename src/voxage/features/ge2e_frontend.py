@@ -1,0 +1,101 @@
+"""The GE2E speaker encoder's input, in numpy: volume-normalised speech with long silences cut by a VAD, as
+40-band mel windows of 1.6 s.
+
+This reproduces resemblyzer's `preprocess_wav` + `wav_to_mel_spectrogram` + partial slicing (Apache-2.0,
+resemble-ai/Resemblyzer; hparams below are its values) without librosa, scipy or torch, so that prediction
+needs neither. `tests/test_frontend.py` pins it to resemblyzer on real clips.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows every 10 ms
+WINDOW_FRAMES = 160  # one partial utterance: 1.6 s
+PARTIALS_PER_SECOND, MIN_COVERAGE = 1.3, 0.75  # resemblyzer's embed_utterance defaults
+VAD_FRAME = 480  # 30 ms
+VAD_SMOOTHING, VAD_MAX_SILENCE = 8, 6  # frames
+TARGET_DBFS = -30.0
+INT16_MAX = 2**15 - 1
+
+
+def normalize_volume(wave: np.ndarray) -> np.ndarray:
+    """Raise (never lower) the level to -30 dBFS."""
+    rms = np.sqrt(np.mean((wave.astype(np.float64) * INT16_MAX) ** 2))
+    change = TARGET_DBFS - 20 * np.log10(rms / INT16_MAX)
+    return wave if change < 0 else wave * (10 ** (change / 20))
+
+
+def trim_long_silences(wave: np.ndarray) -> np.ndarray:
+    """Drop silences longer than ~0.2 s: WebRTC VAD (mode 3) per 30 ms, smoothed over 8 frames, dilated by 6."""
+    import webrtcvad
+
+    wave = wave[: len(wave) - len(wave) % VAD_FRAME]
+    pcm = np.round(wave * INT16_MAX).astype(np.int16).tobytes()
+    vad = webrtcvad.Vad(3)
+    step = VAD_FRAME * 2  # bytes per frame
+    flags = np.array([vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, len(pcm), step)], dtype=float)
+    padded = np.concatenate([np.zeros((VAD_SMOOTHING - 1) // 2), flags, np.zeros(VAD_SMOOTHING // 2)])
+    smoothed = np.convolve(padded, np.ones(VAD_SMOOTHING), "valid") / VAD_SMOOTHING
+    voiced = np.round(smoothed).astype(bool)
+    # binary dilation with a centred structure of VAD_MAX_SILENCE + 1 ones
+    half = VAD_MAX_SILENCE // 2
+    grown = np.convolve(np.pad(voiced, (half, VAD_MAX_SILENCE - half)), np.ones(VAD_MAX_SILENCE + 1), "valid") > 0
+    return wave[np.repeat(grown, VAD_FRAME)]
+
+
+@lru_cache(maxsize=1)
+def mel_filters() -> np.ndarray:
+    """Slaney-style mel filterbank (librosa.filters.mel defaults), shape (N_MELS, N_FFT // 2 + 1)."""
+    f_sp, min_log_hz = 200.0 / 3, 1000.0
+    min_log_mel, logstep = min_log_hz / f_sp, np.log(6.4) / 27.0
+
+    def hz_to_mel(f):
+        f = np.asarray(f, dtype=np.float64)
+        return np.where(f >= min_log_hz, min_log_mel + np.log(np.maximum(f, 1e-10) / min_log_hz) / logstep, f / f_sp)
+
+    def mel_to_hz(m):
+        return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+    fft_freqs = np.linspace(0, SAMPLE_RATE / 2, N_FFT // 2 + 1)
+    edges = mel_to_hz(np.linspace(hz_to_mel(0.0), hz_to_mel(SAMPLE_RATE / 2), N_MELS + 2))
+    ramps = edges[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / np.diff(edges)[:-1, None]
+    upper = ramps[2:] / np.diff(edges)[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def mel_spectrogram(wave: np.ndarray) -> np.ndarray:
+    """Power mel spectrogram (frames, 40), not logged (the encoder was trained on it so); centred frames."""
+    padded = np.pad(wave.astype(np.float32), (N_FFT // 2, N_FFT // 2))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
+    spectrum = np.fft.rfft(frames * window, axis=1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    return power @ mel_filters().T
+
+
+def partial_starts(n_samples: int) -> list[int]:
+    """First frame of each 1.6 s window: 1.3 windows per second, the last kept if 75% of it is speech."""
+    n_frames = int(np.ceil((n_samples + 1) / HOP))
+    step = int(np.round(SAMPLE_RATE / PARTIALS_PER_SECOND / HOP))
+    starts = list(range(0, max(1, n_frames - WINDOW_FRAMES + step + 1), step))
+    coverage = (n_samples - starts[-1] * HOP) / (WINDOW_FRAMES * HOP)
+    if coverage < MIN_COVERAGE and len(starts) > 1:
+        starts.pop()
+    return starts
+
+
+def encoder_windows(wave: np.ndarray) -> np.ndarray:
+    """16 kHz mono speech -> (n, 160, 40) float32 mel windows, silences cut (the whole clip if VAD keeps < 0.5 s)."""
+    trimmed = trim_long_silences(normalize_volume(wave))
+    if len(trimmed) < SAMPLE_RATE // 2:
+        trimmed = wave
+    starts = partial_starts(len(trimmed))
+    trimmed = np.pad(trimmed, (0, max(0, (starts[-1] + WINDOW_FRAMES) * HOP - len(trimmed))))
+    mel = mel_spectrogram(trimmed)
+    return np.stack([mel[s : s + WINDOW_FRAMES] for s in starts]).astype(np.float32)

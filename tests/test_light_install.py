@@ -1,0 +1,59 @@
+"""Prediction on a small install: no torch, no Lightning, no resemblyzer."""
+
+import json
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+from voxage.labels import AGE_GROUPS
+
+from .conftest import SHARED_CV
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAINING_STACK = ("torch", "lightning", "resemblyzer", "librosa", "matplotlib", "tensorboard", "onnx")
+
+
+def _clip(synthetic_corpus) -> Path:
+    real = sorted((SHARED_CV / "clips").glob("*.mp3"))
+    return real[0] if real else sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
+
+
+def test_prediction_imports_no_training_stack(synthetic_corpus, tmp_path):
+    """CLI predict (folder, CSV), the Predictor and the serving app's imports leave the training stack unloaded."""
+    code = f"""
+import sys
+from voxage.cli import main
+assert main(["predict", {str(synthetic_corpus / "clips")!r}, "--csv", {str(tmp_path / "out.csv")!r},
+             "--workers", "1", "--quiet"]) == 0
+from voxage.inference import Predictor
+Predictor().predict_file({str(_clip(synthetic_corpus))!r})
+loaded = [m for m in {TRAINING_STACK!r} if m in sys.modules]
+assert not loaded, loaded
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (tmp_path / "out.csv").read_text().count("\n") == 1 + len(list((synthetic_corpus / "clips").glob("*.mp3")))
+
+
+def test_fresh_venv_without_extras_predicts_a_real_clip(tmp_path, synthetic_corpus):
+    """`pip install voxage` (no extras, no Makefile) then `voxage predict clip.mp3`; torch is not installed."""
+    source = tmp_path / "voxage-src"  # the package as an sdist would hold it, not this working tree's venv
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, with_pip=True)
+    pip = subprocess.run([env_dir / "bin" / "python", "-m", "pip", "install", "-q", str(source)],
+                         capture_output=True, text=True, timeout=900)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    clip = _clip(synthetic_corpus)
+    proc = subprocess.run([env_dir / "bin" / "voxage", "predict", str(clip), "--json"], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["age_group"] in AGE_GROUPS and result["gender"] in ("female", "male")
+    missing = subprocess.run([env_dir / "bin" / "python", "-c", "import torch"], capture_output=True)
+    assert missing.returncode != 0  # the small install really has no torch
