@@ -96,7 +96,7 @@ def bundled(wave: np.ndarray) -> list[dict]:
     wave = wave[: int(MAX_SECONDS * SAMPLE_RATE)]
     windows, pros = predictor.model_inputs(wave)
     jobs = {"front-end: VAD + mel windows": lambda: encoder_windows(wave),
-            "prosody: Praat pitch + pulses": lambda: prosody(wave, SAMPLE_RATE),
+            "prosody: one Praat pitch track": lambda: prosody(wave, SAMPLE_RATE),
             f"graph: GE2E int8 + head ({len(windows)} windows)": lambda: predictor.model(windows, pros),
             "bundled model, total (predict_wave)": lambda: predictor.predict_wave(wave)}
     old = replaced_path()

@@ -4,8 +4,7 @@ import torch
 
 from voxage.features import FeatureConfig, extract, fix_length
 from voxage.features.extract import mel_filterbank
-from voxage.models.registry import MODELS, build_model, model_input
-from voxage.models.registry import model_kwargs
+from voxage.models.registry import MODELS, build_model, model_input, model_kwargs
 
 CFG = FeatureConfig()
 

@@ -22,7 +22,6 @@ from voxage.cli import main
 from voxage.data.commonvoice import MetadataError, read_common_voice
 from voxage.models.artifact import ModelArtifact
 
-
 # ---- bad audio ---------------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("subtype,rate,channels", [

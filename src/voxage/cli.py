@@ -96,8 +96,8 @@ def cmd_predict(a) -> int:
     from tqdm import tqdm
 
     from voxage.inference.batch import CsvWriter, find_audio, predict_files
-    from voxage.inference.runners import load_runner
     from voxage.inference.predictor import default_model_path
+    from voxage.inference.runners import load_runner
 
     paths = list(a.files)
     model = a.model

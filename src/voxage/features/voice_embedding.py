@@ -39,7 +39,7 @@ def onnx_session(path: Path):
 
 
 def voice_inputs(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """wave (16 kHz mono) -> (encoder windows (n, 160, 40), prosody (1, 9)): what the embed network reads."""
+    """wave (16 kHz mono) -> (encoder windows (n, 160, 40), prosody (1, 7)): what the embed network reads."""
     wave = wave[: int(MAX_SECONDS * SAMPLE_RATE)]
     return encoder_windows(wave), prosody(wave, SAMPLE_RATE)[None]
 

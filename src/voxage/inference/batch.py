@@ -14,6 +14,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from voxage.audio import AudioError
+from voxage.data.cache import single_threaded_children
 from voxage.inference.predictor import Prediction, Predictor
 
 AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".webm", ".aac"})
@@ -73,7 +74,9 @@ def predict_files(files: list[Path], model: str | Path | None = None, workers: i
         for f in files:
             yield judge(predictor, f)
         return
-    with get_context("spawn").Pool(workers, _init, (None if model is None else str(model),)) as pool:
+    # one BLAS/OpenMP thread per worker: more would fight over the cores (2 workers ran slower than 1)
+    model = None if model is None else str(model)
+    with single_threaded_children(), get_context("spawn").Pool(workers, _init, (model,)) as pool:
         yield from pool.imap(_judge, [str(f) for f in files], chunksize=4)
 
 

@@ -15,7 +15,7 @@ METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header
 
 def input_names(input_kind: str) -> list[str]:
     """What prediction feeds a model of this kind, in order: one feature array, or for embed models the encoder
-    windows (n, 160, 40) and the prosody row (1, 9)."""
+    windows (n, 160, 40) and the prosody row (1, 7)."""
     return ["windows", "prosody"] if input_kind == "embed" else ["features"]
 
 

@@ -14,7 +14,7 @@ class Regularisation:
     optimizer: str = "adam"  # adam (the seed) | lbfgs: full-batch, for convex heads that should reach their optimum
 
 
-# The embed head is a linear model on 268 features: left alone it learns who is speaking. Strong L2 on its weights
+# The embed head is a linear model on 263 features: left alone it learns who is speaking. Strong L2 on its weights
 # (1.0; 0.5 and 2.0 scored 0.342 and 0.329 vs 0.353 on English speakers never heard, 3 fold seeds x 5 folds) and,
 # since its loss is convex, LBFGS to the optimum rather than Adam steps and early stopping.
 MODEL_REGULARISATION = {"embed": Regularisation(weight_decay=1.0, patience=10, optimizer="lbfgs")}

@@ -17,10 +17,9 @@ from voxage.data.manifest import Row
 from voxage.evaluation.calibration import fit_temperature, reliability
 from voxage.features.voice_embedding import EMBED_VERSION
 from voxage.labels import GENDERS
-from voxage.models.registry import MODELS, build_model, model_input
 from voxage.models.artifact import ModelArtifact
 from voxage.models.outputs import split_outputs
-from voxage.models.registry import model_kwargs
+from voxage.models.registry import MODELS, build_model, model_input, model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO
 from voxage.training.config import TrainConfig
 from voxage.training.data import (
