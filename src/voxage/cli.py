@@ -156,17 +156,31 @@ def cmd_crossval(a) -> int:
 
 
 def cmd_serve(a) -> int:
+    import logging
+
     import uvicorn
 
-    from voxage.serving.app import app_from_env
+    from voxage.serving.app import ServerConfig, app_from_env
+    from voxage.serving.guard import LOOPBACK
 
     if a.workers < 1:
         raise ValueError("--workers must be at least 1")
-    os.environ["VOXAGE_MAX_UPLOAD_BYTES"] = str(int(a.max_upload_mb * 1024 * 1024))
-    if a.model:
-        os.environ["VOXAGE_MODEL"] = str(Path(a.model).resolve())
+    open_to_others = a.host not in LOOPBACK
+    rate = a.rate_limit if a.rate_limit is not None else (120.0 if open_to_others else 0.0)
+    cfg = ServerConfig(a.model and str(Path(a.model).resolve()), int(a.max_upload_mb * 1024 * 1024),
+                       a.api_key or None, rate)
+    if open_to_others and not cfg.api_key:
+        logging.getLogger("voxage").warning(
+            "serving on %s without an API key: anyone who can reach this address can use the API; "
+            "set --api-key or VOXAGE_API_KEY", a.host)
+    # the worker processes read the same settings from the environment (ServerConfig.from_env)
+    os.environ.update(VOXAGE_MAX_UPLOAD_BYTES=str(cfg.max_upload_bytes), VOXAGE_RATE_LIMIT=str(cfg.rate_limit))
+    os.environ.update({"VOXAGE_MODEL": cfg.model} if cfg.model else {})
+    os.environ.update({"VOXAGE_API_KEY": cfg.api_key} if cfg.api_key else {})
     app_from_env()  # a bad model or setting fails here, with one message, before any worker starts
-    print(f"voxage serving on http://{a.host}:{a.port}/  (API docs: /docs; {a.workers} worker process(es))")
+    print(f"voxage serving on http://{a.host}:{a.port}/  (API docs: /docs; {a.workers} worker process(es); "
+          f"API key {'required' if cfg.api_key else 'off'}; rate limit "
+          f"{f'{cfg.rate_limit:g}/min per client' if cfg.rate_limit else 'off'})")
     uvicorn.run("voxage.serving.app:app_from_env", factory=True, host=a.host, port=a.port, workers=a.workers,
                 log_level="warning")
     return 0
@@ -310,7 +324,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="model file (default: the bundled model)")
     s.add_argument("--max-upload-mb", type=float, default=5.0)
     s.add_argument("--workers", type=int, default=1,
-                   help="server processes; one per core for the most requests/s (each loads the model)")
+                   help="server processes, each with its own model (one already keeps 2 cores busy)")
+    s.add_argument("--api-key", default=os.environ.get("VOXAGE_API_KEY"),
+                   help="require 'Authorization: Bearer KEY' on /api/* (default: $VOXAGE_API_KEY; /health and / "
+                        "stay open)")
+    s.add_argument("--rate-limit", type=float, metavar="PER_MINUTE",
+                   help="requests a minute per client on /api/*, 429 past it; 0 = off (default: off on loopback, "
+                        "120 on any other address)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("recommend", help="movie suggestions for the age group heard in AUDIO")

@@ -47,7 +47,8 @@ def _decode(source, name: str, max_seconds: float | None) -> tuple[np.ndarray, i
     except Exception as exc:  # soundfile raises several types for broken input
         converted = _via_ffmpeg(source, max_seconds)
         if converted is None:
-            raise AudioError("undecodable", f"{name}: cannot decode audio ({exc}); send WAV, MP3, OGG or FLAC"
+            why = str(exc).replace(repr(source), repr(name))  # name the upload, not a Python object
+            raise AudioError("undecodable", f"{name}: cannot decode audio ({why}); send WAV, MP3, OGG or FLAC"
                              + ("" if shutil.which("ffmpeg") else " (WebM/MP4 need ffmpeg on this machine)")) from None
         data, rate = _read(converted, max_seconds)
     if data.size == 0 or rate <= 0:

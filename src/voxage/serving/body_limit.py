@@ -15,7 +15,8 @@ class BodySizeLimit:
         self.app, self.limit = app, limit
 
     async def _reject(self, scope, receive, send) -> None:
-        await JSONResponse({"detail": f"upload larger than {self.limit} bytes"}, status_code=413)(scope, receive, send)
+        body = {"detail": f"upload larger than {self.limit} bytes", "reason": "too_large"}  # schemas.Error
+        await JSONResponse(body, status_code=413)(scope, receive, send)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):

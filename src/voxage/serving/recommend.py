@@ -13,6 +13,7 @@ from importlib import resources
 from voxage.labels import AGE_GROUPS
 
 RATING_ORDER = ("G", "PG", "PG-13", "R")
+MAX_TITLES = 30  # the whole catalogue
 MAX_RATING = {"teens": "PG-13"}
 
 

@@ -1,0 +1,56 @@
+"""The API's contract: every body the service sends, as pydantic models, so `/openapi.json` says exactly what a
+client gets (schemathesis checks the two against each other in the tests)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from voxage.labels import AGE_GROUPS, GENDERS
+
+AgeGroup = Enum("AgeGroup", {g: g for g in AGE_GROUPS}, type=str)  # "sixties" holds 60 and older
+Gender = Enum("Gender", {g: g for g in GENDERS}, type=str)
+
+
+class Prediction(BaseModel):
+    age_group: AgeGroup
+    probabilities: dict[AgeGroup, float] = Field(description="all six groups, calibrated, summing to 1")
+    duration_s: float = Field(ge=0, description="length of the audio judged, seconds")
+    gender: Gender | None = Field(None, description="for models with a gender output (the bundled one)")
+    gender_probabilities: dict[Gender, float] | None = None
+
+
+class Title(BaseModel):
+    title: str
+    year: int
+    rating: Literal["G", "PG", "PG-13", "R"]
+    audience: list[AgeGroup]
+
+
+class Recommendations(BaseModel):
+    age_group: AgeGroup
+    titles: list[Title]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model: str
+    classes: list[AgeGroup]
+
+
+class Error(BaseModel):
+    """Every 4xx answer: a sentence for people, a tag for programs."""
+
+    detail: str = Field(description="what is wrong, in words")
+    reason: str = Field(description="short tag, e.g. undecodable, too_short, silent, too_large, invalid_request, "
+                                    "unauthorized, rate_limited")
+
+
+def errors(*codes: int) -> dict:
+    """The `responses=` entry of a route that can answer these 4xx codes, all with the Error body."""
+    what = {400: "malformed multipart body", 401: "missing or wrong API key", 413: "upload too large",
+            415: "not decodable audio",
+            422: "invalid request, or audio that cannot be judged (too short, silent)", 429: "too many requests"}
+    return {code: {"model": Error, "description": what[code]} for code in codes}
