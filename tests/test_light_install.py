@@ -55,5 +55,9 @@ def test_fresh_venv_without_extras_predicts_a_real_clip(tmp_path, synthetic_corp
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout)
     assert result["age_group"] in AGE_GROUPS and result["gender"] in ("female", "male")
+    one_liner = subprocess.run([env_dir / "bin" / "python", "-c",
+                                f"import voxage; print(voxage.Predictor().predict({str(clip)!r}).age_group)"],
+                               capture_output=True, text=True, timeout=300)
+    assert one_liner.stdout.strip() == result["age_group"], one_liner.stderr[-2000:]
     missing = subprocess.run([env_dir / "bin" / "python", "-c", "import torch"], capture_output=True)
     assert missing.returncode != 0  # the small install really has no torch

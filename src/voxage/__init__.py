@@ -1,6 +1,14 @@
-"""voxage: tell a speaker's age group from their voice."""
+"""voxage: tell a speaker's age group from their voice.
 
-from voxage.labels import AGE_GROUPS
+>>> import voxage
+>>> voxage.AGE_GROUPS
+('teens', 'twenties', 'thirties', 'fourties', 'fifties', 'sixties')
+"""
+
+from voxage.errors import AudioError, ModelError, VoxageError
+from voxage.inference.predictor import Prediction, Predictor
+from voxage.labels import AGE_GROUPS, GENDERS
 
 __version__ = "0.1.0"
-__all__ = ["AGE_GROUPS", "__version__"]
+__all__ = ["AGE_GROUPS", "GENDERS", "AudioError", "ModelError", "Prediction", "Predictor", "VoxageError",
+           "__version__"]

@@ -11,13 +11,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-
-class AudioError(ValueError):
-    """A clip that cannot be used; `reason` is a short machine-readable tag for reports."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+from voxage.errors import AudioError
 
 
 def _via_ffmpeg(source, max_seconds: float | None) -> io.BytesIO | None:

@@ -45,13 +45,15 @@ def find_audio(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def judge(predictor: Predictor, path: str | Path) -> FileResult:
+def judge(predictor: Predictor, source, name: str | None = None) -> FileResult:
+    """One result for anything `Predictor.predict` takes, named by `name` (default: the path)."""
+    name = str(source) if name is None else name
     try:
-        return FileResult(str(path), predictor.predict_file(path))
+        return FileResult(name, predictor.predict(source))
     except AudioError as err:
-        return FileResult(str(path), error=str(err), reason=err.reason)
+        return FileResult(name, error=str(err), reason=err.reason)
     except Exception as err:  # a bug or an odd file must cost one row, not the whole folder
-        return FileResult(str(path), error=f"{path}: {err.__class__.__name__}: {err}", reason="failed")
+        return FileResult(name, error=f"{name}: {err.__class__.__name__}: {err}", reason="failed")
 
 
 _worker: dict = {}
@@ -65,17 +67,19 @@ def _judge(path: str) -> FileResult:
     return judge(_worker["predictor"], path)
 
 
-def predict_files(files: list[Path], model: str | Path | None = None, workers: int = 1) -> Iterator[FileResult]:
-    """Results in the order of `files`. `workers` > 1 runs up to that many processes (one ONNX thread each),
-    with at least 4 files each: starting one costs about half a second."""
+def predict_files(files: list[Path], model: Predictor | str | Path | None = None,
+                  workers: int = 1) -> Iterator[FileResult]:
+    """Results in the order of `files`, from a loaded Predictor or a model path (None: the bundled model).
+    `workers` > 1 runs up to that many processes (one ONNX thread each), with at least 4 files each: starting
+    one costs about half a second."""
     workers = max(1, min(workers, len(files) // 4))
     if workers == 1:
-        predictor = Predictor(model)
+        predictor = model if isinstance(model, Predictor) else Predictor(model)
         for f in files:
             yield judge(predictor, f)
         return
+    model = str(model.model_path) if isinstance(model, Predictor) else None if model is None else str(model)
     # one BLAS/OpenMP thread per worker: more would fight over the cores (2 workers ran slower than 1)
-    model = None if model is None else str(model)
     with single_threaded_children(), get_context("spawn").Pool(workers, _init, (model,)) as pool:
         yield from pool.imap(_judge, [str(f) for f in files], chunksize=4)
 

@@ -7,33 +7,58 @@ which only adds noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
+import soxr
 
-from voxage.audio import AudioError, load_audio, load_audio_bytes
+from voxage.audio import load_audio, load_audio_bytes
+from voxage.errors import AudioError, ModelError
 from voxage.features import extract
 from voxage.inference.runners import load_runner
 
+if TYPE_CHECKING:
+    from voxage.inference.batch import FileResult
+
 MIN_SECONDS = 0.5
 MAX_SECONDS = 60.0  # longer recordings are judged on their first minute
+
+Source = Union[str, Path, bytes, np.ndarray, tuple]  # a file, its bytes, samples with a rate, or (samples, rate)
 
 
 def default_model_path() -> Path:
     return Path(str(resources.files("voxage") / "assets" / "default_model.onnx"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prediction:
+    """What a model heard in one recording.
+
+    Attributes:
+        age_group: the most probable of `voxage.AGE_GROUPS` ("teens" ... "sixties", the last meaning 60+).
+        probabilities: all six groups -> probability, summing to 1; calibrated on speakers never heard, so a
+            0.6 is right about 60% of the time.
+        duration_s: seconds of audio judged (at most the first 60 s of a recording).
+        gender: "female" or "male" for models with a gender output (the bundled one), else None.
+        gender_probabilities: both genders -> probability, or None.
+    """
+
     age_group: str
-    probabilities: dict[str, float]  # calibrated: a 0.6 is right about 60% of the time on unseen speakers
+    probabilities: dict[str, float]
     duration_s: float
-    gender: str | None = None  # for models with a gender output (the bundled one)
-    gender_probabilities: dict[str, float] | None = None
+    gender: str | None = None
+    gender_probabilities: dict[str, float] | None = field(default=None)
 
     def to_dict(self) -> dict:
+        """A JSON-ready dict (what `voxage predict --json` and the API send); gender keys only when present.
+
+        >>> Prediction("teens", {"teens": 1.0}, 2.0).to_dict()
+        {'age_group': 'teens', 'probabilities': {'teens': 1.0}, 'duration_s': 2.0}
+        """
         out = {"age_group": self.age_group, "probabilities": self.probabilities,
                "duration_s": round(self.duration_s, 3)}
         if self.gender is not None:
@@ -42,10 +67,31 @@ class Prediction:
 
 
 class Predictor:
-    def __init__(self, model_path: str | Path | None = None):
-        path = Path(model_path) if model_path else default_model_path()
-        if model_path is None and not path.is_file():
-            raise FileNotFoundError("no bundled default model in this install; pass a model file")
+    """A loaded model that judges recordings.
+
+    Args:
+        model: None for the model bundled with voxage, else a path to an exported `.onnx` file (ONNX Runtime)
+            or a trained `.pth` / run directory (needs `voxage[train]` for torch).
+
+    Raises:
+        ModelError: the file is missing, not a voxage model, or made for other features.
+
+    Thread-safe: one Predictor may serve many threads at once (the HTTP server shares one); each call keeps
+    its state local and ONNX Runtime sessions allow concurrent runs.
+
+    >>> import numpy as np, voxage
+    >>> t = np.arange(2 * 16000) / 16000
+    >>> hum = (0.3 * np.sin(2 * np.pi * 140 * t) * (1 + 0.3 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+    >>> pred = voxage.Predictor().predict(hum, sample_rate=16000)  # 2 s of a 140 Hz voice-like hum
+    >>> pred.age_group in voxage.AGE_GROUPS, round(sum(pred.probabilities.values()), 6), pred.duration_s
+    (True, 1.0, 2.0)
+    """
+
+    def __init__(self, model: str | Path | None = None):
+        path = Path(model) if model else default_model_path()
+        if model is None and not path.is_file():
+            raise ModelError("no bundled default model in this install; pass a model file")
+        self.model_path = path
         self.model = load_runner(path)
         self.artifact = self.model.artifact
         self.cfg = self.artifact.features
@@ -55,8 +101,87 @@ class Predictor:
 
             trained_on = self.artifact.extra.get("embed_version")
             if trained_on != EMBED_VERSION:
-                raise ValueError(f"model was trained on embedding version {trained_on}, this voxage computes "
+                raise ModelError(f"model was trained on embedding version {trained_on}, this voxage computes "
                                  f"version {EMBED_VERSION}: retrain it")
+
+    @property
+    def sample_rate(self) -> int:
+        """The rate (Hz) the model's features are computed at; other rates are resampled."""
+        return self.cfg.sample_rate
+
+    def predict(self, source: Source, sample_rate: int | None = None) -> Prediction:
+        """Judge one recording.
+
+        Args:
+            source: a path (str or Path) to a WAV/MP3/FLAC/OGG file (WebM/MP4 with ffmpeg); the file's bytes;
+                a 1-D float array of samples in [-1, 1] with `sample_rate`, or a (samples, rate) tuple.
+            sample_rate: Hz of `source` when it is an array.
+
+        Returns:
+            Prediction: age group, six probabilities, duration, and gender where the model has it.
+
+        Raises:
+            AudioError: undecodable, empty, silent or shorter than 0.5 s (`err.reason` says which).
+            ValueError: an array without its sample rate.
+
+        >>> import os, tempfile, numpy as np, soundfile as sf, voxage
+        >>> path = os.path.join(tempfile.mkdtemp(), "hum.wav")
+        >>> t = np.arange(3 * 16000) / 16000
+        >>> sf.write(path, 0.3 * np.sin(2 * np.pi * 200 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t)), 16000)
+        >>> voxage.Predictor().predict(path).duration_s
+        3.0
+        >>> voxage.Predictor().predict(np.zeros(16000), sample_rate=16000)
+        Traceback (most recent call last):
+        voxage.errors.AudioError: clip is silent; nothing to judge
+        """
+        if isinstance(source, tuple):
+            source, sample_rate = source
+        if isinstance(source, (str, Path)):
+            return self.predict_file(source)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return self.predict_bytes(bytes(source))
+        samples = np.asarray(source, dtype=np.float32)
+        if sample_rate is None:
+            raise ValueError("samples need their sample_rate: predict(samples, sample_rate=16000)")
+        if samples.ndim != 1:
+            raise ValueError(f"samples must be 1-D (mono), got shape {samples.shape}")
+        if not np.all(np.isfinite(samples)):
+            raise AudioError("undecodable", "samples contain NaN or infinite values")
+        samples = samples[: int(MAX_SECONDS * sample_rate)]
+        if sample_rate != self.sample_rate:
+            samples = soxr.resample(samples, sample_rate, self.sample_rate, quality="HQ").astype(np.float32)
+        return self.predict_wave(samples)
+
+    def predict_many(self, sources: Iterable[Source], workers: int = 1) -> list[FileResult]:
+        """Judge many recordings; one result per source, in order, a bad one never stopping the rest.
+
+        Args:
+            sources: anything `predict` takes; folders are walked for audio files.
+            workers: processes for file paths (each loads the model; at least 4 files each, else in-process).
+
+        Returns:
+            list of `voxage.inference.batch.FileResult`: `.path`, `.prediction` (None on failure), `.error`,
+            `.reason`, `.to_dict()`.
+
+        >>> import numpy as np, voxage
+        >>> results = voxage.Predictor().predict_many([(np.zeros(16000), 16000), "no/such/file.wav"])
+        >>> [r.reason for r in results]
+        ['silent', 'missing']
+        """
+        from voxage.inference.batch import find_audio, judge, predict_files
+
+        results: list = []
+        files: list[tuple[int, Path]] = []  # where each file's result goes
+        for source in sources:
+            if isinstance(source, (str, Path)):
+                for f in find_audio([source]):
+                    files.append((len(results), f))
+                    results.append(None)
+            else:
+                results.append(judge(self, source, f"<{type(source).__name__} {len(results)}>"))
+        for (i, _), result in zip(files, predict_files([f for _, f in files], self, workers)):
+            results[i] = result
+        return results
 
     def model_inputs(self, wave: np.ndarray) -> tuple[np.ndarray, ...]:
         if self.artifact.input_kind == "embed":
@@ -70,6 +195,7 @@ class Predictor:
         return self.artifact.probabilities(self.model(*inputs))
 
     def predict_wave(self, wave: np.ndarray) -> Prediction:
+        """Judge mono float32 samples already at `self.sample_rate`."""
         duration = len(wave) / self.cfg.sample_rate
         if duration < MIN_SECONDS:
             raise AudioError("too_short", f"clip is {duration:.2f} s; at least {MIN_SECONDS} s of speech needed")
@@ -77,11 +203,10 @@ class Predictor:
             raise AudioError("silent", "clip is silent; nothing to judge")
         age, gender = self.probabilities(*self.model_inputs(wave))
         probs = {c: float(v) for c, v in zip(self.classes, age[0])}
-        pred = Prediction(self.classes[int(age[0].argmax())], probs, duration)
-        if gender is not None:
-            pred.gender = self.artifact.genders[int(gender[0].argmax())]
-            pred.gender_probabilities = {g: float(v) for g, v in zip(self.artifact.genders, gender[0])}
-        return pred
+        sexes = self.artifact.genders
+        return Prediction(self.classes[int(age[0].argmax())], probs, duration,
+                          sexes[int(gender[0].argmax())] if gender is not None else None,
+                          {g: float(v) for g, v in zip(sexes, gender[0])} if gender is not None else None)
 
     def predict_file(self, path: str | Path) -> Prediction:
         return self.predict_wave(load_audio(path, self.cfg.sample_rate, MAX_SECONDS))

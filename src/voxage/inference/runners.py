@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxage.errors import ModelError
 from voxage.features.voice_embedding import SpeakerEncoder, onnx_session
 from voxage.models.artifact import ModelArtifact
 
@@ -23,15 +24,18 @@ class OnnxModel:
     """An ONNX file exported by voxage; for embed models the graph holds the speaker encoder and the head."""
 
     def __init__(self, path: Path):
-        self.session = onnx_session(path)
+        try:
+            self.session = onnx_session(path)
+        except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
+            raise ModelError(f"{path}: not a readable ONNX file ({exc.__class__.__name__})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:
-            raise ValueError(f"{path}: ONNX file was not exported by voxage (no metadata)")
+            raise ModelError(f"{path}: ONNX file was not exported by voxage (no metadata)")
         self.artifact = ModelArtifact.from_header(json.loads(meta[METADATA_KEY]))
         self.input_names = [i.name for i in self.session.get_inputs()]
         expected = input_names(self.artifact.input_kind)
         if self.input_names != expected:
-            raise ValueError(f"{path}: inputs {self.input_names}, this voxage feeds {expected}: export it again")
+            raise ModelError(f"{path}: inputs {self.input_names}, this voxage feeds {expected}: export it again")
 
     def __call__(self, *inputs: np.ndarray) -> np.ndarray:
         feeds = {name: np.ascontiguousarray(x, dtype=np.float32) for name, x in zip(self.input_names, inputs)}
@@ -61,6 +65,6 @@ def load_runner(path: Path) -> OnnxModel | TorchModel:
     path = Path(path)
     if path.suffix == ".onnx":
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such model file")
+            raise ModelError(f"{path}: no such model file")
         return OnnxModel(path)
     return TorchModel(ModelArtifact.load(path))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxage.errors import ModelError
 from voxage.features import FeatureConfig
 from voxage.labels import AGE_GROUPS
 from voxage.models.outputs import age_probabilities, softmax, split_outputs
@@ -81,11 +82,11 @@ class ModelArtifact:
         if path.is_dir():
             path = path / "model.pth"
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such model file")
+            raise ModelError(f"{path}: no such model file")
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise ValueError(f"{path}: not a voxage model file ({exc.__class__.__name__})") from None
+            raise ModelError(f"{path}: not a voxage model file ({exc.__class__.__name__})") from None
         if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-            raise ValueError(f"{path}: not a voxage model file (format {FORMAT} expected)")
+            raise ModelError(f"{path}: not a voxage model file (format {FORMAT} expected)")
         return cls.from_header(blob, blob["state_dict"])
