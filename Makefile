@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 # torch is pinned in the same pip call as everything else: unpinned, pip would pull a multi-GB CUDA build.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test docs clean
 
 install: $(VENV)/.installed
 
@@ -23,5 +23,8 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
+docs: install
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) demo-output test-output
+	rm -rf $(VENV) demo-output test-output site

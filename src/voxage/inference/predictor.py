@@ -56,8 +56,9 @@ class Prediction:
     def to_dict(self) -> dict:
         """A JSON-ready dict (what `voxage predict --json` and the API send); gender keys only when present.
 
-        >>> Prediction("teens", {"teens": 1.0}, 2.0).to_dict()
-        {'age_group': 'teens', 'probabilities': {'teens': 1.0}, 'duration_s': 2.0}
+        Examples:
+            >>> Prediction("teens", {"teens": 1.0}, 2.0).to_dict()
+            {'age_group': 'teens', 'probabilities': {'teens': 1.0}, 'duration_s': 2.0}
         """
         out = {"age_group": self.age_group, "probabilities": self.probabilities,
                "duration_s": round(self.duration_s, 3)}
@@ -79,12 +80,13 @@ class Predictor:
     Thread-safe: one Predictor may serve many threads at once (the HTTP server shares one); each call keeps
     its state local and ONNX Runtime sessions allow concurrent runs.
 
-    >>> import numpy as np, voxage
-    >>> t = np.arange(2 * 16000) / 16000
-    >>> hum = (0.3 * np.sin(2 * np.pi * 140 * t) * (1 + 0.3 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
-    >>> pred = voxage.Predictor().predict(hum, sample_rate=16000)  # 2 s of a 140 Hz voice-like hum
-    >>> pred.age_group in voxage.AGE_GROUPS, round(sum(pred.probabilities.values()), 6), pred.duration_s
-    (True, 1.0, 2.0)
+    Examples:
+        >>> import numpy as np, voxage
+        >>> t = np.arange(2 * 16000) / 16000
+        >>> hum = (0.3 * np.sin(2 * np.pi * 140 * t) * (1 + 0.3 * np.sin(2 * np.pi * 4 * t))).astype(np.float32)
+        >>> pred = voxage.Predictor().predict(hum, sample_rate=16000)  # 2 s of a 140 Hz voice-like hum
+        >>> pred.age_group in voxage.AGE_GROUPS, round(sum(pred.probabilities.values()), 6), pred.duration_s
+        (True, 1.0, 2.0)
     """
 
     def __init__(self, model: str | Path | None = None):
@@ -124,15 +126,16 @@ class Predictor:
             AudioError: undecodable, empty, silent or shorter than 0.5 s (`err.reason` says which).
             ValueError: an array without its sample rate.
 
-        >>> import os, tempfile, numpy as np, soundfile as sf, voxage
-        >>> path = os.path.join(tempfile.mkdtemp(), "hum.wav")
-        >>> t = np.arange(3 * 16000) / 16000
-        >>> sf.write(path, 0.3 * np.sin(2 * np.pi * 200 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t)), 16000)
-        >>> voxage.Predictor().predict(path).duration_s
-        3.0
-        >>> voxage.Predictor().predict(np.zeros(16000), sample_rate=16000)
-        Traceback (most recent call last):
-        voxage.errors.AudioError: clip is silent; nothing to judge
+        Examples:
+            >>> import os, tempfile, numpy as np, soundfile as sf, voxage
+            >>> path = os.path.join(tempfile.mkdtemp(), "hum.wav")
+            >>> t = np.arange(3 * 16000) / 16000
+            >>> sf.write(path, 0.3 * np.sin(2 * np.pi * 200 * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t)), 16000)
+            >>> voxage.Predictor().predict(path).duration_s
+            3.0
+            >>> voxage.Predictor().predict(np.zeros(16000), sample_rate=16000)
+            Traceback (most recent call last):
+            voxage.errors.AudioError: clip is silent; nothing to judge
         """
         if isinstance(source, tuple):
             source, sample_rate = source
@@ -163,10 +166,11 @@ class Predictor:
             list of `voxage.inference.batch.FileResult`: `.path`, `.prediction` (None on failure), `.error`,
             `.reason`, `.to_dict()`.
 
-        >>> import numpy as np, voxage
-        >>> results = voxage.Predictor().predict_many([(np.zeros(16000), 16000), "no/such/file.wav"])
-        >>> [r.reason for r in results]
-        ['silent', 'missing']
+        Examples:
+            >>> import numpy as np, voxage
+            >>> results = voxage.Predictor().predict_many([(np.zeros(16000), 16000), "no/such/file.wav"])
+            >>> print(*(r.reason for r in results))
+            silent missing
         """
         from voxage.inference.batch import find_audio, judge, predict_files
 
