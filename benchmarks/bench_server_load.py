@@ -8,15 +8,10 @@ from __future__ import annotations
 
 import argparse
 import io
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import numpy as np
 import soundfile as sf
-from common import corpus, save, table
+from common import corpus, save, served, table
 
 from voxage.audio import load_audio
 from voxage.serving.loadtest import run_load
@@ -30,29 +25,14 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "voxage", "serve", "--port", str(port), "--workers", str(args.workers)]
-    cmd += ["--model", args.model] if args.model else []
-    server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.5)
+    extra = ["--model", args.model] if args.model else []
+    with served("--workers", str(args.workers), *extra) as (url, _):
         source, label = corpus()
         clips = sorted((source / "clips").glob("*.mp3"))[:4]
         speech = np.concatenate([load_audio(c, 32000) for c in clips])[: int(args.seconds * 32000)]
         upload = io.BytesIO()
         sf.write(upload, speech, 32000, format="MP3")
         stats = run_load(url, upload.getvalue(), "speech.mp3", args.requests, args.concurrency)
-    finally:
-        server.terminate()
-        server.wait(10)
     stats.update(model=args.model or "bundled default", clip_seconds=args.seconds, server_workers=args.workers,
                  clip=f"first clips of the corpus joined, MP3 32 kHz, {len(upload.getvalue())} bytes", corpus=label)
     print(table([stats], ["requests", "concurrency", "server_workers", "clip_seconds", "errors", "throughput_rps",

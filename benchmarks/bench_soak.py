@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import socket
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import soundfile as sf
-from common import corpus, percentile, save, table
+from common import corpus, percentile, save, served, table
 
 WARM_UP = 200  # requests before the RSS baseline is read
 
@@ -46,21 +43,8 @@ def main() -> None:
     good = [(p.name, p.read_bytes(), {200}) for p in sorted((source / "clips").glob("*.mp3"))[:60]]
     bad = bad_files(rng)
     plan = [bad[i % len(bad)] if rng.random() < 0.1 else good[i % len(good)] for i in range(args.requests)]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
     results, health_ms, rss, done = [], [], [], threading.Event()
-    try:
-        for _ in range(120):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-
+    with served() as (url, server):
         def watch(client: httpx.Client) -> None:
             while not done.is_set():
                 start = time.perf_counter()
@@ -84,9 +68,6 @@ def main() -> None:
             wall = time.perf_counter() - start
             done.set()
             watcher.join()
-    finally:
-        server.terminate()
-        server.wait(10)
     ms = [r[2] for r in results]
     after_warm_up = [mb for n, mb in rss if n >= WARM_UP]
     stats = {"requests": len(results), "bad_files": sum(1 for p in plan if p[2] != {200}),

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import platform
+import socket
+import subprocess
+import sys
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +47,27 @@ def table(rows: list[dict], columns: list[str]) -> str:
     line = lambda vals: "  ".join(str(v).ljust(w) for v, w in zip(vals, widths))  # noqa: E731
     body = [line(r.get(c, "") for c in columns) for r in rows]
     return "\n".join([line(columns), line("-" * w for w in widths), *body])
+
+
+@contextmanager
+def served(*args: str):
+    """`voxage serve ARGS` on a free loopback port, ready (health answered); yields (url, process)."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--port", str(port), *args],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        yield url, server
+    finally:
+        server.terminate()
+        server.wait(10)
