@@ -188,3 +188,20 @@ def test_metadata_reader_accounts_for_every_row(tmp_path_factory, rows, junk):
         return
     assert len(clips) + sum(v for k, v in drops.items() if k != "rows_read") == drops["rows_read"]
     assert all(c.path.resolve().is_relative_to((root / "clips").resolve()) for c in clips)
+
+
+def test_user_errors_are_one_line_but_bugs_keep_their_traceback(tmp_path, monkeypatch, capsys):
+    """A bad flag or folder is a VoxageError: one line, exit 2. A ValueError from inside (a bug) is not hidden."""
+    from voxage.errors import ConfigError, VoxageError
+
+    assert main(["train", str(tmp_path / "nowhere")]) == 2
+    assert "no manifest" in capsys.readouterr().err
+    assert issubclass(ConfigError, VoxageError) and issubclass(ConfigError, ValueError)
+
+    def broken(*_):
+        raise ValueError("operands could not be broadcast together")  # as numpy would
+
+    monkeypatch.setattr("voxage.training.data.read_manifest", broken)
+    (tmp_path / "work").mkdir()
+    with pytest.raises(ValueError, match="broadcast"):
+        main(["crossval", str(tmp_path / "work"), "--models", "cnn"])

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from voxage.errors import ConfigError, DataError, VoxageError
 from voxage.labels import display_name
 
 
@@ -105,7 +106,7 @@ def cmd_predict(a) -> int:
         model = paths.pop(0)
     files = find_audio(paths)
     if not files:
-        raise FileNotFoundError(f"no audio files in {', '.join(paths)}")
+        raise DataError(f"no audio files in {', '.join(paths)}")
     artifact = load_runner(Path(model) if model else default_model_path()).artifact  # a bad model fails here, once
     table = CsvWriter(Path(a.csv), artifact.classes, artifact.genders) if a.csv else None
     bar = tqdm(total=len(files), unit="clip", desc="predict", dynamic_ncols=True,
@@ -164,7 +165,7 @@ def cmd_serve(a) -> int:
     from voxage.serving.guard import LOOPBACK
 
     if a.workers < 1:
-        raise ValueError("--workers must be at least 1")
+        raise ConfigError("--workers must be at least 1")
     open_to_others = a.host not in LOOPBACK
     rate = a.rate_limit if a.rate_limit is not None else (120.0 if open_to_others else 0.0)
     cfg = ServerConfig(a.model and str(Path(a.model).resolve()), int(a.max_upload_mb * 1024 * 1024),
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("recommend needs AUDIO or --age-group")
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, OSError) as err:
+    except (VoxageError, OSError) as err:  # what the user can fix; anything else is a bug: keep its traceback
         print(f"voxage {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

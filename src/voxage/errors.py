@@ -19,3 +19,11 @@ class AudioError(VoxageError, ValueError):
 
 class ModelError(VoxageError, ValueError):
     """A model file that is missing, not voxage's, or made for another version of the features."""
+
+
+class ConfigError(VoxageError, ValueError):
+    """A setting or flag out of range, or a name voxage does not know."""
+
+
+class DataError(VoxageError, ValueError):
+    """A corpus, work dir or run folder that cannot be used as asked (missing, empty, built otherwise)."""

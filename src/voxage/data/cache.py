@@ -21,6 +21,7 @@ from tqdm import tqdm
 from voxage.audio import AudioError, load_audio
 from voxage.data.atomic import write_json_atomic, write_npy_atomic
 from voxage.data.records import Clip
+from voxage.errors import DataError
 from voxage.features import FeatureConfig, extract
 
 
@@ -48,7 +49,7 @@ class FeatureCache:
         if config_path.is_file():
             stored = FeatureConfig.from_dict(json.loads(config_path.read_text()))
             if stored != cfg:
-                raise ValueError(f"{self.root}: cache was built with {stored}, not {cfg}; use another --out")
+                raise DataError(f"{self.root}: cache was built with {stored}, not {cfg}; use another --out")
         else:
             write_json_atomic(config_path, cfg.to_dict())
 

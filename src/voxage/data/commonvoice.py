@@ -13,12 +13,13 @@ from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from voxage.data.records import Clip, clip_key
+from voxage.errors import DataError
 from voxage.labels import age_group
 
 OFFICIAL_SPLITS = {"train.tsv": "train", "dev.tsv": "dev", "test.tsv": "test"}
 
 
-class MetadataError(ValueError):
+class MetadataError(DataError):
     """Metadata that cannot be read at all (as opposed to single bad rows, which are counted)."""
 
 

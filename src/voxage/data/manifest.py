@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voxage.data.atomic import write_text_atomic
+from voxage.errors import DataError
 
 COLUMNS = ("key", "speaker", "age_group", "gender", "source", "duration", "split", "path", "language", "corpus")
 
@@ -38,7 +39,7 @@ def write_manifest(path: Path, rows: list[Row]) -> None:
 
 def read_manifest(path: Path) -> list[Row]:
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no manifest; run `voxage prepare` first")
+        raise DataError(f"{path}: no manifest; run `voxage prepare` first")
     with open(path, newline="") as f:
         # Work dirs from before language/corpus existed read with those columns empty.
         return [Row(**{**r, "duration": float(r["duration"])}) for r in csv.DictReader(f, delimiter="\t")]

@@ -15,6 +15,7 @@ from voxage.data.commonvoice import read_sources
 from voxage.data.manifest import Row, write_manifest
 from voxage.data.report import build_report, format_report
 from voxage.data.split import SplitConfig, split_clips
+from voxage.errors import DataError
 from voxage.features import FeatureConfig
 
 
@@ -45,7 +46,7 @@ def merge_caches(out: Path, shard_dirs: list[Path], echo=print) -> int:
         src = Path(shard) / "cache"
         config = src / "config.json"
         if not config.is_file():
-            raise FileNotFoundError(f"{shard}: no cache/config.json; not a prepared shard")
+            raise DataError(f"{shard}: no cache/config.json; not a prepared shard")
         FeatureCache(target, FeatureConfig.from_dict(json.loads(config.read_text())))  # refuses a mismatch
         for entry in (src / "entries").rglob("*"):
             if entry.is_file() and entry.suffix in (".npy", ".fail"):

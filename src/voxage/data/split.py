@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from voxage.data.records import Clip
+from voxage.errors import ConfigError
 from voxage.labels import AGE_GROUPS
 
 SPLITS = ("train", "val", "test")
@@ -23,11 +24,11 @@ class SplitConfig:
 
     def __post_init__(self):
         if self.method not in ("speaker", "random", "official"):
-            raise ValueError(f"unknown split method {self.method!r}")
+            raise ConfigError(f"unknown split method {self.method!r}")
         if self.balance not in ("downsample", "none"):
-            raise ValueError(f"unknown balance {self.balance!r}")
+            raise ConfigError(f"unknown balance {self.balance!r}")
         if self.val_fraction <= 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
-            raise ValueError("need val_fraction > 0, test_fraction >= 0 and their sum below 1")
+            raise ConfigError("need val_fraction > 0, test_fraction >= 0 and their sum below 1")
 
 
 def _by_speaker(clips: list[Clip]) -> dict[str, list[Clip]]:

@@ -19,6 +19,7 @@ from voxage.data.atomic import write_json_atomic, write_text_atomic
 from voxage.data.manifest import Row
 from voxage.data.records import Clip
 from voxage.data.split import speaker_folds
+from voxage.errors import DataError
 from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.evaluate import evaluate_rows
 from voxage.evaluation.metrics import summarize
@@ -41,7 +42,7 @@ def fold_ids(rows: list[Row], k: int, method: str, seed: int, test_corpus: str |
     With `test_corpus`, only that corpus's rows are folded; the others get -1 and always train."""
     chosen = [r for r in rows if test_corpus is None or r.corpus == test_corpus]
     if test_corpus is not None and not chosen:
-        raise ValueError(f"no rows of corpus {test_corpus!r}; this work dir holds {sorted({r.corpus for r in rows})}")
+        raise DataError(f"no rows of corpus {test_corpus!r}; this work dir holds {sorted({r.corpus for r in rows})}")
     if method == "speaker":
         clips = [Clip(r.key, Path(r.path), r.speaker, r.age_group) for r in chosen]
         where = {s: i for i, fold in enumerate(speaker_folds(clips, k, seed)) for s in fold}

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader
 
 from voxage.data.atomic import write_json_atomic
 from voxage.data.manifest import Row
+from voxage.errors import DataError
 from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.metrics import summarize
 from voxage.evaluation.plots import plot_confusion, plot_curves
@@ -59,7 +60,7 @@ def evaluate_run(run_dir: Path, split: str = "test") -> dict:
     _, rows = load_work_dir(Path(cfg["work_dir"]))
     chosen = [r for r in rows if r.split == split]
     if not chosen:
-        raise ValueError(f"{cfg['work_dir']}: the {split} split is empty")
+        raise DataError(f"{cfg['work_dir']}: the {split} split is empty")
     report = {"model": artifact.name, "split": split, "run_dir": str(run_dir),
               **evaluate_rows(artifact, Path(cfg["work_dir"]), chosen)}
     write_json_atomic(run_dir / "report.json", report)

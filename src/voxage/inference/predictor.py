@@ -17,7 +17,7 @@ import numpy as np
 import soxr
 
 from voxage.audio import load_audio, load_audio_bytes
-from voxage.errors import AudioError, ModelError
+from voxage.errors import AudioError, ConfigError, ModelError
 from voxage.features import extract
 from voxage.inference.runners import load_runner
 
@@ -124,7 +124,7 @@ class Predictor:
 
         Raises:
             AudioError: undecodable, empty, silent or shorter than 0.5 s (`err.reason` says which).
-            ValueError: an array without its sample rate.
+            ConfigError: an array without its sample rate, or not 1-D.
 
         Examples:
             >>> import os, tempfile, numpy as np, soundfile as sf, voxage
@@ -145,9 +145,9 @@ class Predictor:
             return self.predict_bytes(bytes(source))
         samples = np.asarray(source, dtype=np.float32)
         if sample_rate is None:
-            raise ValueError("samples need their sample_rate: predict(samples, sample_rate=16000)")
+            raise ConfigError("samples need their sample_rate: predict(samples, sample_rate=16000)")
         if samples.ndim != 1:
-            raise ValueError(f"samples must be 1-D (mono), got shape {samples.shape}")
+            raise ConfigError(f"samples must be 1-D (mono), got shape {samples.shape}")
         if not np.all(np.isfinite(samples)):
             raise AudioError("undecodable", "samples contain NaN or infinite values")
         samples = samples[: int(MAX_SECONDS * sample_rate)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from voxage.errors import ConfigError
 from voxage.features import FeatureConfig
 from voxage.features.voice_embedding import EMBED_DIM
 from voxage.labels import GENDERS
@@ -39,5 +40,5 @@ def model_kwargs(name: str, feats: FeatureConfig) -> dict:
 
 def build_model(name: str, **kwargs) -> nn.Module:
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+        raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return MODELS[name](**kwargs)

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from voxage import __version__
 from voxage.audio import AudioError
+from voxage.errors import ConfigError
 from voxage.inference import Predictor
 from voxage.serving import schemas
 from voxage.serving.body_limit import BodySizeLimit
@@ -35,9 +36,9 @@ class ServerConfig:
 
     def __post_init__(self):
         if self.max_upload_bytes <= 0:
-            raise ValueError("the upload limit must be positive")
+            raise ConfigError("the upload limit must be positive")
         if self.rate_limit < 0:
-            raise ValueError("the rate limit must be 0 (off) or positive")
+            raise ConfigError("the rate limit must be 0 (off) or positive")
 
     @classmethod
     def from_env(cls) -> "ServerConfig":

@@ -8,6 +8,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from voxage.errors import ConfigError
+
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -41,7 +43,7 @@ class RateLimiter:
 
     def __post_init__(self):
         if self.per_minute <= 0:
-            raise ValueError("rate limit must be positive (requests per minute)")
+            raise ConfigError("rate limit must be positive (requests per minute)")
         self.burst = self.burst or max(1, math.ceil(self.per_minute / 60))
 
     def take(self, client: str) -> None:

@@ -8,12 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 
+from voxage.errors import ConfigError
+
 
 def run_load(url: str, audio: bytes, filename: str = "clip.mp3", requests: int = 200, concurrency: int = 8,
              timeout: float = 60.0) -> dict:
     host = httpx.URL(url).host
     if host not in ("127.0.0.1", "localhost", "::1"):
-        raise ValueError("load tests only target this machine (127.0.0.1 / localhost)")
+        raise ConfigError("load tests only target this machine (127.0.0.1 / localhost)")
     with httpx.Client(timeout=timeout) as client:
         def one(_):
             start = time.perf_counter()

@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+from voxage.errors import ConfigError
 from voxage.labels import AGE_GROUPS
 
 RATING_ORDER = ("G", "PG", "PG-13", "R")
@@ -30,6 +31,6 @@ def allowed(title: dict, age_group: str) -> bool:
 
 def recommend(age_group: str, limit: int = 5) -> list[dict]:
     if age_group not in AGE_GROUPS:
-        raise ValueError(f"unknown age group {age_group!r}; one of {', '.join(AGE_GROUPS)}")
+        raise ConfigError(f"unknown age group {age_group!r}; one of {', '.join(AGE_GROUPS)}")
     fits = [t for t in catalogue() if age_group in t["audience"] and allowed(t, age_group)]
     return sorted(fits, key=lambda t: -t["year"])[:limit]

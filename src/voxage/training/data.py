@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from voxage.data.cache import FeatureCache
 from voxage.data.embedding_store import ensure_embeddings
 from voxage.data.manifest import Row, read_manifest
+from voxage.errors import ConfigError
 from voxage.features import FeatureConfig
 from voxage.labels import class_index, gender_index
 from voxage.training.config import WEIGHTINGS
@@ -30,7 +31,7 @@ def sample_weights(rows: list[Row], weighting: str) -> torch.Tensor:
     shortcut. 'class': classes equal. 'none'.
     """
     if weighting not in WEIGHTINGS:
-        raise ValueError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
+        raise ConfigError(f"unknown weighting {weighting!r}; choose from {', '.join(WEIGHTINGS)}")
     if not rows or weighting == "none":
         return torch.ones(len(rows))
     per_speaker = Counter(r.speaker for r in rows)

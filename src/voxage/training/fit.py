@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from voxage.data.atomic import write_json_atomic
 from voxage.data.manifest import Row
+from voxage.errors import DataError
 from voxage.evaluation.calibration import fit_temperature, reliability
 from voxage.features.voice_embedding import EMBED_VERSION
 from voxage.labels import GENDERS
@@ -44,9 +45,9 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     work_dir, run_dir = Path(work_dir), Path(run_dir)
     last = run_dir / "checkpoints" / "last.ckpt"
     if resume and not last.is_file():
-        raise FileNotFoundError(f"{last}: nothing to resume; train without --resume first")
+        raise DataError(f"{last}: nothing to resume; train without --resume first")
     if not resume and last.is_file():
-        raise FileExistsError(f"{run_dir} already holds a run; pass --resume to continue it or choose --run-dir")
+        raise DataError(f"{run_dir} already holds a run; pass --resume to continue it or choose --run-dir")
     cfg = cfg.resolved()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     cache, rows = load_work_dir(work_dir)
@@ -56,7 +57,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     store = feature_store(work_dir, cache, kind, every, cfg.progress)
     for split in ("train", "val"):
         if not splits[split]:
-            raise ValueError(f"{work_dir}: the {split} split is empty; prepare with more data")
+            raise DataError(f"{work_dir}: the {split} split is empty; prepare with more data")
     kwargs = model_kwargs(cfg.model, cache.cfg)
     aligned = cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift")
     if aligned:  # reference language first: the one with the most training clips
@@ -135,5 +136,5 @@ def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
 def run_config(run_dir: Path) -> dict:
     path = Path(run_dir) / "train_config.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: not a training run folder")
+        raise DataError(f"{path}: not a training run folder")
     return json.loads(path.read_text())
