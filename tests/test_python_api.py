@@ -73,3 +73,15 @@ def test_one_predictor_shared_by_threads(synthetic_corpus):
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(predictor.predict, clips))
     assert together == alone
+
+
+def test_one_version_string(capsys):
+    from importlib.metadata import version
+
+    from voxage.cli import main
+    from voxage.serving.app import create_app
+
+    assert version("voxage") == voxage.__version__ == create_app().version
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"voxage {voxage.__version__}"

@@ -212,7 +212,7 @@ def cmd_export(a) -> int:
 def cmd_demo(a) -> int:
     from voxage.demo import run_demo
 
-    return run_demo(Path(a.out), a.epochs)
+    return run_demo(main, Path(a.out), a.epochs)
 
 
 def _add_regularisation(s: argparse.ArgumentParser) -> None:
@@ -231,7 +231,10 @@ def _add_regularisation(s: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from voxage.inference.batch import default_workers
 
+    from voxage import __version__
+
     p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.")
+    p.add_argument("--version", action="version", version=f"voxage {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("prepare", help="clean, decode, cache features, balance and split a corpus")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from voxage.cli import main as cli
 
-
-def run_demo(out: Path, epochs: int = 20) -> int:
+def run_demo(cli: Callable[[list[str]], int], out: Path, epochs: int = 20) -> int:
+    """Run the pipeline's CLI steps through `cli` (voxage.cli.main, passed in so the two modules do not import
+    each other)."""
     out = Path(out)
     corpus, work = out / "synthetic-corpus", out / "work"
     run = work / "runs" / "cnn"
