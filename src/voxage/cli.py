@@ -229,9 +229,8 @@ def _add_regularisation(s: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from voxage.inference.batch import default_workers
-
     from voxage import __version__
+    from voxage.inference.batch import default_workers
 
     p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.")
     p.add_argument("--version", action="version", version=f"voxage {__version__}")
