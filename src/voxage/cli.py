@@ -96,9 +96,8 @@ def _print_prediction(path: str, pred) -> None:
 def cmd_predict(a) -> int:
     from tqdm import tqdm
 
+    from voxage.inference import Predictor
     from voxage.inference.batch import CsvWriter, find_audio, predict_files
-    from voxage.inference.predictor import default_model_path
-    from voxage.inference.runners import load_runner
 
     paths = list(a.files)
     model = a.model
@@ -107,13 +106,13 @@ def cmd_predict(a) -> int:
     files = find_audio(paths)
     if not files:
         raise DataError(f"no audio files in {', '.join(paths)}")
-    artifact = load_runner(Path(model) if model else default_model_path()).artifact  # a bad model fails here, once
-    table = CsvWriter(Path(a.csv), artifact.classes, artifact.genders) if a.csv else None
+    predictor = Predictor(model)  # a bad model fails here, once; worker processes load their own
+    table = CsvWriter(Path(a.csv), predictor.classes, predictor.artifact.genders) if a.csv else None
     bar = tqdm(total=len(files), unit="clip", desc="predict", dynamic_ncols=True,
                disable=a.quiet or len(files) < 2 or not (a.csv or a.json))
     failures = 0
     try:
-        for result in predict_files(files, model, a.workers):
+        for result in predict_files(files, predictor, a.workers):
             bar.update()
             failures += result.prediction is None
             if table:

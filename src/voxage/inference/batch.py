@@ -22,6 +22,19 @@ AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".
 
 @dataclass(frozen=True)
 class FileResult:
+    """One source's outcome in a batch: a prediction, or why there is none.
+
+    Attributes:
+        path: the file's path, or `<ndarray 3>`-style names for in-memory sources.
+        prediction: the `Prediction`, or None when the source could not be judged.
+        error: the message when it could not ("" otherwise).
+        reason: a short tag: undecodable, empty, too_short, silent, missing, or failed (anything else).
+
+    Examples:
+        >>> FileResult("a.wav", error="a.wav: file not found", reason="missing").to_dict()
+        {'path': 'a.wav', 'error': 'a.wav: file not found', 'reason': 'missing'}
+    """
+
     path: str
     prediction: Prediction | None = None
     error: str = ""
