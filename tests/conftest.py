@@ -39,3 +39,9 @@ def shared_cv() -> Path:
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+def speech_clips(synthetic_corpus: Path, n: int) -> list[Path]:
+    """The first n real Common Voice clips when ../shared is present, else n synthetic ones."""
+    real = sorted((SHARED_CV / "clips").glob("*.mp3"))[:n]
+    return real or sorted((synthetic_corpus / "clips").glob("*.mp3"))[:n]

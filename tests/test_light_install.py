@@ -9,15 +9,10 @@ from pathlib import Path
 
 from voxage.labels import AGE_GROUPS
 
-from .conftest import SHARED_CV
+from .conftest import speech_clips
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_STACK = ("torch", "lightning", "resemblyzer", "librosa", "matplotlib", "tensorboard", "onnx")
-
-
-def _clip(synthetic_corpus) -> Path:
-    real = sorted((SHARED_CV / "clips").glob("*.mp3"))
-    return real[0] if real else sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
 
 
 def test_prediction_imports_no_training_stack(synthetic_corpus, tmp_path):
@@ -28,7 +23,7 @@ from voxage.cli import main
 assert main(["predict", {str(synthetic_corpus / "clips")!r}, "--csv", {str(tmp_path / "out.csv")!r},
              "--workers", "1", "--quiet"]) == 0
 from voxage.inference import Predictor
-Predictor().predict_file({str(_clip(synthetic_corpus))!r})
+Predictor().predict_file({str(speech_clips(synthetic_corpus, 1)[0])!r})
 loaded = [m for m in {TRAINING_STACK!r} if m in sys.modules]
 assert not loaded, loaded
 """
@@ -49,7 +44,7 @@ def test_fresh_venv_without_extras_predicts_a_real_clip(tmp_path, synthetic_corp
     pip = subprocess.run([env_dir / "bin" / "python", "-m", "pip", "install", "-q", str(source)],
                          capture_output=True, text=True, timeout=900)
     assert pip.returncode == 0, pip.stderr[-3000:]
-    clip = _clip(synthetic_corpus)
+    clip = speech_clips(synthetic_corpus, 1)[0]
     proc = subprocess.run([env_dir / "bin" / "voxage", "predict", str(clip), "--json"], capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -10,12 +10,7 @@ import pytest
 import voxage
 from voxage.audio import load_audio
 
-from .conftest import SHARED_CV
-
-
-def _clips(synthetic_corpus, n=3):
-    real = sorted((SHARED_CV / "clips").glob("*.mp3"))[:n]
-    return real or sorted((synthetic_corpus / "clips").glob("*.mp3"))[:n]
+from .conftest import speech_clips
 
 
 @pytest.mark.parametrize("module", ["voxage", "voxage.inference.predictor", "voxage.inference.batch"])
@@ -33,7 +28,7 @@ def test_public_names():
 
 
 def test_one_recording_three_ways_same_answer(synthetic_corpus):
-    clip = _clips(synthetic_corpus, 1)[0]
+    clip = speech_clips(synthetic_corpus, 1)[0]
     predictor = voxage.Predictor()
     from_path = predictor.predict(clip)
     from_bytes = predictor.predict(clip.read_bytes())
@@ -59,7 +54,7 @@ def test_errors_are_voxages_own(tmp_path):
 
 
 def test_predict_many_keeps_order_and_failures(synthetic_corpus):
-    clips = _clips(synthetic_corpus)
+    clips = speech_clips(synthetic_corpus, 3)
     results = voxage.Predictor().predict_many([clips[0], b"junk", (np.zeros(4000), 16000), *clips[1:]])
     assert [r.reason for r in results] == ["", "undecodable", "too_short"] + [""] * (len(clips) - 1)
     assert results[0].path == str(clips[0]) and results[0].prediction.age_group in voxage.AGE_GROUPS
@@ -67,7 +62,7 @@ def test_predict_many_keeps_order_and_failures(synthetic_corpus):
 
 def test_one_predictor_shared_by_threads(synthetic_corpus):
     """As the HTTP server uses it: concurrent calls give what one thread alone gives."""
-    clips = _clips(synthetic_corpus) * 4
+    clips = speech_clips(synthetic_corpus, 3) * 4
     predictor = voxage.Predictor()
     alone = [predictor.predict(c) for c in clips]
     with ThreadPoolExecutor(4) as pool:

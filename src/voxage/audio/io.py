@@ -50,7 +50,8 @@ def _decode(source, name: str, max_seconds: float | None) -> tuple[np.ndarray, i
     return data.mean(axis=1), int(rate)
 
 
-def _finish(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
+def conform(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndarray:
+    """Decoded mono samples -> contiguous float32 at `target_rate`; AudioError if any sample is NaN or infinite."""
     if not np.all(np.isfinite(mono)):
         raise AudioError("undecodable", f"{name}: audio contains NaN or infinite samples")
     if rate != target_rate:
@@ -67,7 +68,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000, max_seconds: float | 
     if path.stat().st_size == 0:
         raise AudioError("empty", f"{path}: file is empty")
     mono, rate = _decode(str(path), str(path), max_seconds)
-    return _finish(mono, rate, sample_rate, str(path))
+    return conform(mono, rate, sample_rate, str(path))
 
 
 def load_audio_bytes(data: bytes, sample_rate: int = 16000, name: str = "upload",
@@ -76,4 +77,4 @@ def load_audio_bytes(data: bytes, sample_rate: int = 16000, name: str = "upload"
     if not data:
         raise AudioError("empty", f"{name}: file is empty")
     mono, rate = _decode(io.BytesIO(data), name, max_seconds)
-    return _finish(mono, rate, sample_rate, name)
+    return conform(mono, rate, sample_rate, name)

@@ -13,18 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from voxage.features.ge2e_frontend import N_MELS, SAMPLE_RATE, WINDOW_FRAMES, encoder_windows
+from voxage.features.ge2e_frontend import SAMPLE_RATE, encoder_windows
 from voxage.features.prosody import PROSODY_NAMES, prosody
 
 EMBED_VERSION = 3  # bump when the vector changes: caches and models record it
 SPEAKER_DIM = 256
 EMBED_DIM = SPEAKER_DIM + len(PROSODY_NAMES)
 MAX_SECONDS = 20.0  # longer uploads are judged on their first 20 s
-WINDOW_SHAPE = (WINDOW_FRAMES, N_MELS)  # one encoder window: 1.6 s of 10 ms frames x 40 mel bands
 ENCODER_FILE = Path(str(resources.files("voxage") / "assets" / "ge2e_encoder.onnx"))
 ENCODER_LICENSE = ENCODER_FILE.with_name("GE2E-LICENSE")
 
-__all__ = ["EMBED_DIM", "EMBED_VERSION", "PROSODY_NAMES", "SAMPLE_RATE", "SPEAKER_DIM", "WINDOW_SHAPE",
+__all__ = ["EMBED_DIM", "EMBED_VERSION", "PROSODY_NAMES", "SAMPLE_RATE", "SPEAKER_DIM",
            "SpeakerEncoder", "VoiceEmbedder", "onnx_session", "voice_inputs"]
 
 

@@ -38,7 +38,7 @@ class FileResult:
     path: str
     prediction: Prediction | None = None
     error: str = ""
-    reason: str = ""  # short tag: undecodable, empty, too_short, silent, missing, failed
+    reason: str = ""
 
     def to_dict(self) -> dict:
         if self.prediction is None:
@@ -72,7 +72,7 @@ def judge(predictor: Predictor, source, name: str | None = None) -> FileResult:
 _worker: dict = {}
 
 
-def _init(model: str | None) -> None:
+def _init(model: str) -> None:
     _worker["predictor"] = Predictor(model)
 
 
@@ -80,20 +80,16 @@ def _judge(path: str) -> FileResult:
     return judge(_worker["predictor"], path)
 
 
-def predict_files(files: list[Path], model: Predictor | str | Path | None = None,
-                  workers: int = 1) -> Iterator[FileResult]:
-    """Results in the order of `files`, from a loaded Predictor or a model path (None: the bundled model).
-    `workers` > 1 runs up to that many processes (one ONNX thread each), with at least 4 files each: starting
-    one costs about half a second."""
+def predict_files(files: list[Path], predictor: Predictor, workers: int = 1) -> Iterator[FileResult]:
+    """Results in the order of `files`. `workers` > 1 runs up to that many processes (one ONNX thread each, each
+    loading the predictor's model), with at least 4 files each: starting one costs about half a second."""
     workers = max(1, min(workers, len(files) // 4))
     if workers == 1:
-        predictor = model if isinstance(model, Predictor) else Predictor(model)
         for f in files:
             yield judge(predictor, f)
         return
-    model = str(model.model_path) if isinstance(model, Predictor) else None if model is None else str(model)
     # one BLAS/OpenMP thread per worker: more would fight over the cores (2 workers ran slower than 1)
-    with single_threaded_children(), get_context("spawn").Pool(workers, _init, (model,)) as pool:
+    with single_threaded_children(), get_context("spawn").Pool(workers, _init, (str(predictor.model_path),)) as pool:
         yield from pool.imap(_judge, [str(f) for f in files], chunksize=4)
 
 

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import soxr
 
-from voxage.audio import load_audio, load_audio_bytes
+from voxage.audio import conform, load_audio, load_audio_bytes
 from voxage.errors import AudioError, ConfigError, ModelError
 from voxage.features import extract
 from voxage.inference.runners import load_runner
@@ -148,12 +147,8 @@ class Predictor:
             raise ConfigError("samples need their sample_rate: predict(samples, sample_rate=16000)")
         if samples.ndim != 1:
             raise ConfigError(f"samples must be 1-D (mono), got shape {samples.shape}")
-        if not np.all(np.isfinite(samples)):
-            raise AudioError("undecodable", "samples contain NaN or infinite values")
         samples = samples[: int(MAX_SECONDS * sample_rate)]
-        if sample_rate != self.sample_rate:
-            samples = soxr.resample(samples, sample_rate, self.sample_rate, quality="HQ").astype(np.float32)
-        return self.predict_wave(samples)
+        return self.predict_wave(conform(samples, sample_rate, self.sample_rate, "samples"))
 
     def predict_many(self, sources: Iterable[Source], workers: int = 1) -> list[FileResult]:
         """Judge many recordings; one result per source, in order, a bad one never stopping the rest.

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import torch
 
-from voxage.features.voice_embedding import ENCODER_FILE, ENCODER_LICENSE, PROSODY_NAMES, SPEAKER_DIM, WINDOW_SHAPE
+from voxage.features.voice_embedding import ENCODER_FILE, ENCODER_LICENSE, PROSODY_NAMES, SPEAKER_DIM
 from voxage.inference.runners import METADATA_KEY, input_names
 from voxage.models.artifact import ModelArtifact
 
 
 def example_inputs(artifact: ModelArtifact) -> dict[str, torch.Tensor]:
-    """Named inputs of the exported graph; their first axis is dynamic."""
+    """The named input of an exported mel or wave model (embed models: see `export_onnx`); first axis dynamic."""
     cfg = artifact.features
-    shapes = {"mel": [(1, cfg.n_mels, cfg.num_frames)], "wave": [(1, cfg.num_samples)],
-              "embed": [(3, *WINDOW_SHAPE), (1, len(PROSODY_NAMES))]}[artifact.input_kind]
-    return {name: torch.zeros(*shape) for name, shape in zip(input_names(artifact.input_kind), shapes)}
+    shape = {"mel": (1, cfg.n_mels, cfg.num_frames), "wave": (1, cfg.num_samples)}[artifact.input_kind]
+    return {input_names(artifact.input_kind)[0]: torch.zeros(*shape)}
 
 
 class _HeadOnParts(torch.nn.Module):
