@@ -17,15 +17,15 @@ from common import corpus, save, table
 from torch.utils.data import DataLoader, Dataset
 
 from voxage.audio import load_audio
-from voxage.data.embedding_store import ensure_embeddings
+from voxage.data.dataset import CachedClips
 from voxage.data.prepare import PrepareConfig, prepare
 from voxage.data.split import SplitConfig
-from voxage.features import FeatureConfig, extract
-from voxage.features.voice_embedding import VoiceEmbedder
+from voxage.data.stores import feature_store
+from voxage.data.workdir import load_work_dir
+from voxage.features import FeatureConfig
+from voxage.features.frontends import frontend
 from voxage.labels import class_index
-from voxage.models.registry import build_model
-from voxage.models.registry import model_kwargs
-from voxage.training.data import CachedClips, load_work_dir
+from voxage.models.registry import build_model, model_kwargs
 from voxage.training.module import training_layout
 
 CLIPS = 300
@@ -35,22 +35,20 @@ class DecodeEveryEpoch(Dataset):
     """The seed's way: every item decodes its MP3 and computes its features again."""
 
     def __init__(self, rows, cfg: FeatureConfig, kind: str):
-        self.rows, self.cfg, self.kind = rows, cfg, kind
-        self.embedder = VoiceEmbedder() if kind == "embed" else None
+        self.rows, self.cfg, self.frontend = rows, cfg, frontend(kind)
 
     def __len__(self):
         return len(self.rows)
 
     def __getitem__(self, i):
         r = self.rows[i]
-        wave = load_audio(r.path, self.cfg.sample_rate)
-        x = self.embedder(wave) if self.embedder else extract(wave, self.cfg)[self.kind]
+        x = self.frontend.features(load_audio(r.path, self.frontend.sample_rate(self.cfg)), self.cfg)
         return torch.from_numpy(x), torch.tensor(class_index(r.age_group)), torch.tensor(1.0)
 
 
 def epoch_seconds(model_name: str, dataset, cfg: FeatureConfig) -> float:
     torch.manual_seed(0)
-    model = training_layout(build_model(model_name, **model_kwargs(model_name, cfg)), dataset.kind)
+    model = training_layout(build_model(model_name, **model_kwargs(model_name, cfg)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     start = time.perf_counter()
     for x, y, *_ in DataLoader(dataset, batch_size=32, shuffle=True):
@@ -65,13 +63,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="voxage-epoch-"))
     prepare(PrepareConfig([str(source)], str(work), workers=2, limit=CLIPS,
                           split=SplitConfig(balance="none", val_fraction=0.05, test_fraction=0.05)),
-            progress=False, echo=lambda *_: None)
+            progress=False)
     cache, rows = load_work_dir(work)
     results, table_rows = {"corpus": label, "clips": len(rows)}, []
     for model, kind, epochs in (("cnn", "mel", 3), ("embed", "embed", 1)):
-        store = ensure_embeddings(work, rows, progress=False) if kind == "embed" else cache
+        store = feature_store(work, cache, kind, rows, progress=False)
         start = time.perf_counter()
-        cached = CachedClips(store, rows, kind)
+        cached = CachedClips(store, rows)
         load = time.perf_counter() - start
         times = {name: [epoch_seconds(model, ds, cache.cfg) for _ in range(epochs)]
                  for name, ds in (("cache", cached), ("decode", DecodeEveryEpoch(rows, cache.cfg, kind)))}

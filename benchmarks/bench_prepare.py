@@ -18,8 +18,9 @@ from pathlib import Path
 from common import corpus, save, table
 
 from voxage.audio import load_audio
+from voxage.data.cache import prepared_frontends
 from voxage.data.commonvoice import read_corpus
-from voxage.features import FeatureConfig, extract
+from voxage.features import FeatureConfig
 
 
 def naive(clips, cfg: FeatureConfig) -> tuple[float, float]:
@@ -27,7 +28,8 @@ def naive(clips, cfg: FeatureConfig) -> tuple[float, float]:
     for c in clips:
         wave = load_audio(c.path, cfg.sample_rate)
         seconds += len(wave) / cfg.sample_rate
-        extract(wave, cfg)
+        for fe in prepared_frontends():
+            fe.features(wave, cfg)
     return time.perf_counter() - start, seconds
 
 

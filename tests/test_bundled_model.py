@@ -5,7 +5,6 @@ import json
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import torch
 
@@ -83,18 +82,3 @@ def test_onnx_file_with_other_inputs_is_refused(tmp_path):
     onnx.save(proto, str(head_only))
     with pytest.raises(ValueError, match="export it again"):
         Predictor(head_only)
-
-
-def test_same_vector_in_the_training_cache_and_at_prediction(synthetic_corpus, tmp_path):
-    """What `ensure_embeddings` stores for training is what the Predictor feeds the bundled graph."""
-    from voxage.audio import load_audio
-    from voxage.data.embedding_store import ensure_embeddings
-    from voxage.data.manifest import Row
-    from voxage.features.voice_embedding import SAMPLE_RATE, SpeakerEncoder, voice_inputs
-
-    clip = _clips(synthetic_corpus, 1)[-1]
-    row = Row("k", "s", "twenties", "", "", 0.0, "train", str(clip))
-    cached = ensure_embeddings(tmp_path, [row], workers=1, progress=False).read("k")["embed"]
-    windows, prosody = Predictor().model_inputs(load_audio(clip, SAMPLE_RATE, 60.0))
-    assert np.array_equal(cached, np.concatenate([SpeakerEncoder()(windows)[0], prosody[0]]))
-    assert np.array_equal(prosody, voice_inputs(load_audio(clip, SAMPLE_RATE))[1])

@@ -3,7 +3,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from voxage.data.cache import DecodePolicy, FeatureCache, build_cache
+from voxage.audio import ClipPolicy
+from voxage.data.cache import FeatureCache, build_cache
 from voxage.data.commonvoice import read_common_voice
 from voxage.data.records import Clip
 from voxage.features import FeatureConfig
@@ -17,11 +18,11 @@ def test_cache_is_parallel_resumable_and_identical(synthetic_corpus, tmp_path):
     clips, _ = read_common_voice(synthetic_corpus)
     clips = clips[:12]
     one = FeatureCache(tmp_path / "one", FeatureConfig())
-    statuses = build_cache(one, clips, DecodePolicy(), workers=1, progress=False)
+    statuses = build_cache(one, clips, ClipPolicy(), workers=1, progress=False)
     assert set(statuses.values()) == {"ok"}
     two = FeatureCache(tmp_path / "two", FeatureConfig())
-    build_cache(two, clips[:5], DecodePolicy(), workers=2, progress=False)  # an "interrupted" run
-    build_cache(two, clips, DecodePolicy(), workers=2, progress=False)  # resumed
+    build_cache(two, clips[:5], ClipPolicy(), workers=2, progress=False)  # an "interrupted" run
+    build_cache(two, clips, ClipPolicy(), workers=2, progress=False)  # resumed
     assert _snapshot(one.root) == _snapshot(two.root)
     assert not list(two.root.rglob("*.tmp"))
     entry = two.read(clips[0].key)
@@ -31,9 +32,9 @@ def test_cache_is_parallel_resumable_and_identical(synthetic_corpus, tmp_path):
 def test_resume_skips_done_work(synthetic_corpus, tmp_path):
     clips, _ = read_common_voice(synthetic_corpus)
     cache = FeatureCache(tmp_path / "c", FeatureConfig())
-    build_cache(cache, clips[:3], DecodePolicy(), progress=False)
+    build_cache(cache, clips[:3], ClipPolicy(), progress=False)
     mtimes = [cache.entry_path(c.key).stat().st_mtime_ns for c in clips[:3]]
-    build_cache(cache, clips[:3], DecodePolicy(), progress=False)
+    build_cache(cache, clips[:3], ClipPolicy(), progress=False)
     assert mtimes == [cache.entry_path(c.key).stat().st_mtime_ns for c in clips[:3]]
 
 
@@ -46,7 +47,7 @@ def test_bad_clips_are_recorded_with_a_reason(tmp_path):
     clips = [Clip(n, tmp_path / f"{n}.{ext}", "s", "teens") for n, ext in
              [("short", "wav"), ("tiny", "wav"), ("quiet", "wav"), ("junk", "mp3"), ("long", "flac")]]
     cache = FeatureCache(tmp_path / "cache", FeatureConfig())
-    statuses = build_cache(cache, clips, DecodePolicy(max_seconds=10), progress=False)
+    statuses = build_cache(cache, clips, ClipPolicy(max_seconds=10), progress=False)
     assert statuses == {"short": "empty", "tiny": "too_short", "quiet": "silent", "junk": "undecodable",
                         "long": "too_long"}
     assert cache.status("junk") == "undecodable"  # remembered for the next run

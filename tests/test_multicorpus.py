@@ -12,8 +12,8 @@ import torch
 from voxage.cli import main
 from voxage.data.manifest import Row, read_manifest
 from voxage.data.synthetic import SyntheticConfig, make_corpus
+from voxage.data.weights import sample_weights
 from voxage.labels import AGE_GROUPS
-from voxage.training.data import sample_weights
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,13 @@ def download(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def multi_work(download, synthetic_corpus, tmp_path_factory) -> tuple[Path, str]:
-    """Both corpora prepared in one command; returns the work dir and what prepare printed."""
+    """Both corpora prepared in one command; returns the work dir and what prepare printed and logged."""
     import contextlib
     import io
 
     work = tmp_path_factory.mktemp("multi-work")
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
         assert main(["prepare", str(download), str(synthetic_corpus), "--out", str(work), "--workers", "1",
                      "--quiet", "--balance", "none"]) == 0
     return work, printed.getvalue()
@@ -115,7 +115,7 @@ def test_language_weights_leave_no_language_shortcut():
     rows = _rows({"et": {"teens": 6, "sixties": 1}, "ca": {"teens": 1, "sixties": 6}})
 
     def totals(weighting):
-        w = sample_weights(rows, weighting).numpy()
+        w = sample_weights(rows, weighting)
         t = defaultdict(float)
         for r, wi in zip(rows, w):
             t[(r.language, r.age_group)] += wi

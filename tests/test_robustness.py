@@ -57,7 +57,7 @@ def test_predict_answers_bad_files_with_messages(small_model, tmp_path, capsys):
     sf.write(tmp_path / "silence.wav", np.zeros(32000, dtype=np.float32), 16000)
     sf.write(tmp_path / "short.wav", 0.1 * np.random.randn(4000).astype(np.float32), 16000)
     for name, words in [("empty.wav", "empty"), ("text.mp3", "cannot decode"), ("silence.wav", "silent"),
-                        ("short.wav", "at least 0.5 s"), ("missing.wav", "not found")]:
+                        ("short.wav", "at least 1 s"), ("missing.wav", "not found")]:
         assert main(["predict", "--model", str(small_model), str(tmp_path / name)]) == 1
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err

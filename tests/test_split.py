@@ -67,7 +67,7 @@ def test_speaker_folds_partition_speakers():
 
 def test_crossval_fold_splits_share_no_speaker():
     from voxage.data.manifest import Row
-    from voxage.evaluation.crossval import fold_ids, fold_splits
+    from voxage.training.crossval import fold_ids, fold_splits
 
     rows = [Row(c.key, c.speaker, c.age_group, "", "validated", 3.0, "", str(c.path))
             for c in _corpus([(cls, 3 + s) for cls in range(6) for s in range(8)])]

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
+from voxage.cli_flags import add_flags, from_flags
 from voxage.errors import ConfigError, DataError, VoxageError
 from voxage.labels import display_name
 
-
-def _shard(text: str) -> tuple[int, int]:
-    try:
-        i, n = (int(x) for x in text.split("/"))
-    except ValueError:
-        raise argparse.ArgumentTypeError("expected I/N, e.g. 0/4") from None
-    if not 0 <= i < n:
-        raise argparse.ArgumentTypeError("shard I/N needs 0 <= I < N")
-    return i, n
+# What `crossval` lets you set of TrainConfig (the model and seed come from --models and the fold seeds).
+CROSSVAL_TRAIN_FIELDS = ("max_epochs", "batch_size", "lr", "weight_decay", "patience", "optimizer", "augment",
+                         "weighting", "align_languages")
 
 
 def _int_list(text: str) -> list[int]:
@@ -30,18 +26,17 @@ def _int_list(text: str) -> list[int]:
 
 
 def cmd_prepare(a) -> int:
-    from voxage.data.cache import DecodePolicy
+    from voxage.audio import ClipPolicy
     from voxage.data.prepare import PrepareConfig, prepare
+    from voxage.data.report import format_report
     from voxage.data.split import SplitConfig
 
-    cfg = PrepareConfig(
-        sources=a.sources, out=a.out, audio_dir=a.audio_dir, include_invalidated=a.include_invalidated,
-        workers=a.workers, limit=a.limit, shard=a.shard,
-        decode=DecodePolicy(min_seconds=a.min_seconds, max_seconds=a.max_seconds),
-        split=SplitConfig(method=a.split, balance=a.balance, max_clips_per_speaker=a.max_per_speaker,
-                          val_fraction=a.val_fraction, test_fraction=a.test_fraction, seed=a.seed),
-    )
-    prepare(cfg, progress=not a.quiet)
+    cfg = from_flags(PrepareConfig, a, sources=a.sources, out=a.out, clips=from_flags(ClipPolicy, a),
+                     split=from_flags(SplitConfig, a))
+    report = prepare(cfg, progress=not a.quiet)
+    if cfg.shard is None:
+        print(format_report(report))
+        print(f"\nwork dir: {cfg.out}  (manifest.tsv, cleaning_report.json, cache/)")
     return 0
 
 
@@ -57,13 +52,8 @@ def cmd_train(a) -> int:
     from voxage.training.config import TrainConfig
     from voxage.training.fit import fit
 
-    cfg = TrainConfig(model=a.model, max_epochs=a.epochs, batch_size=a.batch_size, lr=a.lr,
-                      weight_decay=a.weight_decay, patience=a.patience, augment=not a.no_augment,
-                      weighting=a.weighting, align_languages=a.align_languages, seed=a.seed,
-                      num_workers=a.num_workers,
-                      accelerator=a.accelerator, devices=a.devices,
-                      num_nodes=a.num_nodes, strategy=a.strategy, progress=not a.quiet)
-    run_dir = Path(a.run_dir) if a.run_dir else Path(a.work_dir) / "runs" / a.model
+    cfg = from_flags(TrainConfig, a, progress=not a.quiet)
+    run_dir = Path(a.run_dir) if a.run_dir else Path(a.work_dir) / "runs" / cfg.model
     path = fit(Path(a.work_dir), run_dir, cfg, resume=a.resume)
     if path:
         print(f"model saved: {path}\nTensorBoard: tensorboard --logdir {run_dir / 'tensorboard'}")
@@ -141,11 +131,10 @@ def cmd_demo_corpus(a) -> int:
 
 
 def cmd_crossval(a) -> int:
-    from voxage.evaluation.crossval import crossval, format_table
     from voxage.training.config import TrainConfig
+    from voxage.training.crossval import crossval, format_table
 
-    cfg = TrainConfig(max_epochs=a.epochs, weight_decay=a.weight_decay, patience=a.patience, progress=False,
-                      weighting=a.weighting, align_languages=a.align_languages)
+    cfg = from_flags(TrainConfig, a, only=CROSSVAL_TRAIN_FIELDS, progress=False)
     out = Path(a.out) if a.out else Path(a.work_dir) / "crossval"
     summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seeds, a.test_corpus)
     print(format_table(summary))
@@ -214,81 +203,82 @@ def cmd_demo(a) -> int:
     return run_demo(main, Path(a.out), a.epochs)
 
 
-def _add_regularisation(s: argparse.ArgumentParser) -> None:
-    """What `train` and `crossval` both let you set; unset values take the model's default (TrainConfig.resolved)."""
-    from voxage.training.config import WEIGHTINGS, TrainConfig
+def _verbosity(subcommand: bool) -> argparse.ArgumentParser:
+    """-v/-q before or after the subcommand; after it they only count when given (SUPPRESS keeps the first)."""
+    p = argparse.ArgumentParser(add_help=False)
+    unset = {"default": argparse.SUPPRESS} if subcommand else {}
+    p.add_argument("-v", "--verbose", action="count", help="more detail in the log (-vv: library logs too)",
+                   **(unset or {"default": 0}))
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, no progress bars",
+                   **(unset or {"default": False}))
+    return p
 
-    s.add_argument("--weight-decay", type=float, help="Adam L2 (default: 1 for embed, else 1e-6 as the seed)")
-    s.add_argument("--patience", type=int, help="early-stopping patience (default: 10 for embed, else 4)")
-    s.add_argument("--weighting", choices=WEIGHTINGS, default=TrainConfig.weighting,
-                   help="loss weights: language (each speaker once, groups equal within each language; default), "
-                        "speaker (each speaker once, groups equal), class (groups equal) or none")
-    s.add_argument("--no-align-languages", dest="align_languages", action="store_false",
-                   help="embed: do not move each language's mean vector onto the reference language's")
+
+class _LogFormat(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno < logging.WARNING else f"{record.levelname.lower()}: {text}"
+
+
+def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
+    """voxage's log to stderr (results go to stdout): info by default, warnings with -q, debug with -v;
+    Lightning's own info lines only with -vv."""
+    logger = logging.getLogger("voxage")
+    for handler in [h for h in logger.handlers if getattr(h, "voxage_cli", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.voxage_cli = True
+    handler.setFormatter(_LogFormat("%(name)s: %(message)s" if verbose else "%(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("lightning").setLevel(logging.INFO if verbose > 1 else logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from voxage import __version__
-    from voxage.inference.batch import default_workers
+    from voxage.audio import ClipPolicy
+    from voxage.data.prepare import PrepareConfig
+    from voxage.data.split import SplitConfig
+    from voxage.models.names import MODEL_NAMES
+    from voxage.parallel import default_workers
+    from voxage.training.config import TrainConfig
 
-    p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.")
+    p = argparse.ArgumentParser(prog="voxage", description="Tell a speaker's age group from their voice.",
+                                parents=[_verbosity(subcommand=False)])
     p.add_argument("--version", action="version", version=f"voxage {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    common = [_verbosity(subcommand=True)]
 
-    s = sub.add_parser("prepare", help="clean, decode, cache features, balance and split a corpus")
+    s = sub.add_parser("prepare", help="clean, decode, cache features, balance and split a corpus", parents=common)
     s.add_argument("sources", nargs="+", metavar="SOURCE",
                    help="Common Voice language folder (validated.tsv + clips/), a folder of language folders "
                         "(a multi-language download), or a seed CSV (path,age); several go into one work dir")
     s.add_argument("--out", required=True, help="work dir for the cache, manifest and report")
-    s.add_argument("--audio-dir", help="audio folder for a seed CSV (default: next to the CSV)")
-    s.add_argument("--include-invalidated", action="store_true", help="also use invalidated.tsv clips")
-    s.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    s.add_argument("--limit", type=int, help="only the first N labelled clips")
-    s.add_argument("--min-seconds", type=float, default=1.0, help="drop shorter clips")
-    s.add_argument("--max-seconds", type=float, default=60.0, help="drop longer files (not clips)")
-    s.add_argument("--split", choices=["speaker", "random", "official"], default="speaker",
-                   help="speaker: no speaker in two splits (default); random: the seed's per-clip split")
-    s.add_argument("--balance", choices=["downsample", "none"], default="downsample")
-    s.add_argument("--max-per-speaker", type=int, help="cap clips per speaker before balancing")
-    s.add_argument("--val-fraction", type=float, default=0.1)
-    s.add_argument("--test-fraction", type=float, default=0.1)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--shard", type=_shard, metavar="I/N", help="decode only shard I of N (cluster job arrays)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_flags(s, PrepareConfig)
+    add_flags(s, ClipPolicy)
+    add_flags(s, SplitConfig)
     s.set_defaults(func=cmd_prepare)
 
-    s = sub.add_parser("merge", help="gather the caches of `prepare --shard` runs into one work dir")
+    s = sub.add_parser("merge", help="gather the caches of `prepare --shard` runs into one work dir", parents=common)
     s.add_argument("work_dir")
     s.add_argument("shards", nargs="+", help="work dirs of the shard runs")
     s.set_defaults(func=cmd_merge)
 
-    from voxage.models.names import MODEL_NAMES
-
-    s = sub.add_parser("train", help="train one model on a prepared work dir")
+    s = sub.add_parser("train", help="train one model on a prepared work dir", parents=common)
     s.add_argument("work_dir")
-    s.add_argument("--model", choices=MODEL_NAMES, default="cnn")
     s.add_argument("--run-dir", help="default: WORK_DIR/runs/MODEL")
     s.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
-    s.add_argument("--epochs", type=int, default=50, help="maximum epochs (early stopping usually ends sooner)")
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--lr", type=float, default=1e-3)
-    _add_regularisation(s)
-    s.add_argument("--no-augment", action="store_true")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
-    s.add_argument("--accelerator", default="auto")
-    s.add_argument("--devices", default="auto")
-    s.add_argument("--num-nodes", type=int, default=1)
-    s.add_argument("--strategy", default="auto", help="Lightning strategy, e.g. ddp")
-    s.add_argument("--quiet", action="store_true")
+    add_flags(s, TrainConfig)
     s.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("evaluate", help="test a run; writes report.json and PNG plots")
+    s = sub.add_parser("evaluate", help="test a run; writes report.json and PNG plots", parents=common)
     s.add_argument("run_dir")
     s.add_argument("--split", default="test", choices=["test", "val", "train"])
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("predict", help="age group and probabilities per audio file (folders are walked)")
+    s = sub.add_parser("predict", help="age group and probabilities per audio file (folders are walked)",
+                       parents=common)
     s.add_argument("files", nargs="+", metavar="[MODEL] FILE_OR_DIR",
                    help="optional model (.pth, .onnx or run dir), then audio files and folders of them")
     s.add_argument("--model", help="model file (default: the bundled model)")
@@ -296,23 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--csv", metavar="OUT", help="write one row per file (probabilities, or the error) to OUT")
     s.add_argument("--workers", type=int, default=default_workers(),
                    help="worker processes for many files (default: one per core; at least 4 files each)")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_predict)
 
-    s = sub.add_parser("synth-corpus", help="write the SYNTHETIC demo corpus in Common Voice layout")
+    s = sub.add_parser("synth-corpus", help="write the SYNTHETIC demo corpus in Common Voice layout", parents=common)
     s.add_argument("out")
     s.add_argument("--speakers", type=int, default=8, help="speakers per class")
     s.add_argument("--clips", type=int, default=6, help="clips per speaker")
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_demo_corpus)
-    s = sub.add_parser("crossval", help="speaker-grouped k-fold comparison of models")
+    s = sub.add_parser("crossval", help="speaker-grouped k-fold comparison of models", parents=common)
     s.add_argument("work_dir")
     s.add_argument("--models", default=",".join(MODEL_NAMES), help="comma-separated model names")
     s.add_argument("--folds", type=int, default=5)
     s.add_argument("--split", choices=["speaker", "random"], default="speaker",
                    help="speaker: folds share no speaker (honest); random: per clip, as the seed (leaky)")
-    s.add_argument("--epochs", type=int, default=30)
-    _add_regularisation(s)
+    add_flags(s, TrainConfig, only=CROSSVAL_TRAIN_FIELDS)
     s.add_argument("--seeds", type=_int_list, default=[0], metavar="S[,S...]",
                    help="fold seeds: each draws other folds; means and spread over all of them (default 0)")
     s.add_argument("--test-corpus", metavar="NAME",
@@ -320,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="default: WORK_DIR/crossval")
     s.set_defaults(func=cmd_crossval)
 
-    s = sub.add_parser("serve", help="HTTP API and the recording page")
+    s = sub.add_parser("serve", help="HTTP API and the recording page", parents=common)
     s.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--model", help="model file (default: the bundled model)")
@@ -335,19 +323,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "120 on any other address)")
     s.set_defaults(func=cmd_serve)
 
-    s = sub.add_parser("recommend", help="movie suggestions for the age group heard in AUDIO")
+    s = sub.add_parser("recommend", help="movie suggestions for the age group heard in AUDIO", parents=common)
     s.add_argument("audio", nargs="?")
     s.add_argument("--age-group", help="skip the model and use this group")
     s.add_argument("--model")
     s.add_argument("--limit", type=int, default=5)
     s.set_defaults(func=cmd_recommend)
 
-    s = sub.add_parser("export", help="export a model to ONNX (predict/serve accept the .onnx file)")
+    s = sub.add_parser("export", help="export a model to ONNX (predict/serve accept the .onnx file)", parents=common)
     s.add_argument("model", nargs="?", help="model .pth or run dir (default: the bundled model)")
     s.add_argument("--onnx", required=True, help="output path, e.g. model.onnx")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("demo", help="run the whole pipeline on the SYNTHETIC corpus")
+    s = sub.add_parser("demo", help="run the whole pipeline on the SYNTHETIC corpus", parents=common)
     s.add_argument("--out", default="demo-output")
     s.add_argument("--epochs", type=int, default=20)
     s.set_defaults(func=cmd_demo)
@@ -357,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
     if args.command == "recommend" and not (args.audio or args.age_group):
         parser.error("recommend needs AUDIO or --age-group")
     try:

@@ -13,6 +13,8 @@ import soxr
 
 from voxage.errors import AudioError
 
+SAMPLE_RATE = 16000  # what every front-end reads (the GE2E speaker encoder was trained at this rate)
+
 
 def _via_ffmpeg(source, max_seconds: float | None) -> io.BytesIO | None:
     """Browser recorders send WebM/MP4, which libsndfile cannot read: let ffmpeg turn them into WAV."""
@@ -59,7 +61,7 @@ def conform(mono: np.ndarray, rate: int, target_rate: int, name: str) -> np.ndar
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, max_seconds: float | None = None) -> np.ndarray:
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE, max_seconds: float | None = None) -> np.ndarray:
     """Mono float32 samples in [-1, 1] at `sample_rate`, at most `max_seconds` of them (an hour-long
     upload is not read whole); raises AudioError for unusable files."""
     path = Path(path)
@@ -71,7 +73,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000, max_seconds: float | 
     return conform(mono, rate, sample_rate, str(path))
 
 
-def load_audio_bytes(data: bytes, sample_rate: int = 16000, name: str = "upload",
+def load_audio_bytes(data: bytes, sample_rate: int = SAMPLE_RATE, name: str = "upload",
                      max_seconds: float | None = None) -> np.ndarray:
     """Same as load_audio for an in-memory file (uploads)."""
     if not data:

@@ -1,43 +1,36 @@
 """On-disk feature cache: each clip decoded once, by parallel workers, resumable after a kill.
 
-One `.npy` per clip holding a structured record (duration, 16 kHz waveform, log-mel) in float16;
-no pickle, byte-identical for identical input. A failed clip leaves a `.fail` JSON with its reason
-so a resumed run neither retries nor forgets it. Temp files never carry the final name.
+One `.npy` per clip holding a structured record in float16: the duration, then one field per prepared front-end
+(the 16 kHz waveform and the log-mel); no pickle, byte-identical for identical input. A failed clip leaves a
+`.fail` JSON with its reason so a resumed run neither retries nor forgets it. Temp files never carry the final
+name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-from contextlib import contextmanager
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from voxage.audio import AudioError, load_audio
+from voxage.audio import AudioError, ClipPolicy, load_audio
 from voxage.data.atomic import write_json_atomic, write_npy_atomic
 from voxage.data.records import Clip
 from voxage.errors import DataError
-from voxage.features import FeatureConfig, extract
+from voxage.features import FeatureConfig
+from voxage.features.frontends import FRONTENDS, FrontEnd
+from voxage.parallel import single_threaded_children
 
 
-@dataclass(frozen=True)
-class DecodePolicy:
-    min_seconds: float = 1.0
-    max_seconds: float = 60.0  # Common Voice clips are under 15 s; anything far longer is not a clip
-    silence_rms: float = 1e-4  # below this the clip holds no usable voice
+def prepared_frontends() -> list[FrontEnd]:
+    return [fe for fe in FRONTENDS.values() if fe.prepared]
 
 
 def entry_dtype(cfg: FeatureConfig) -> np.dtype:
-    return np.dtype([
-        ("duration", "<f4"),
-        ("wave", "<f2", (cfg.num_samples,)),
-        ("mel", "<f2", (cfg.n_mels, cfg.num_frames)),
-    ])
+    return np.dtype([("duration", "<f4")] + [(fe.name, "<f2", fe.shape(cfg)) for fe in prepared_frontends()])
 
 
 class FeatureCache:
@@ -75,51 +68,29 @@ class FeatureCache:
     def read(self, key: str) -> np.void:
         return np.load(self.entry_path(key), mmap_mode="r", allow_pickle=False)[0]
 
-    def record(self, duration: float, feats: dict[str, np.ndarray]) -> np.ndarray:
+    def record(self, duration: float, wave: np.ndarray) -> np.ndarray:
         rec = np.zeros(1, dtype=self.dtype)
         rec["duration"] = duration
-        rec["wave"] = feats["wave"]
-        rec["mel"] = feats["mel"]
+        for fe in prepared_frontends():
+            rec[fe.name] = fe.features(wave, self.cfg)
         return rec
 
-    def process(self, clip: Clip, policy: DecodePolicy) -> tuple[str, str, float]:
+    def process(self, clip: Clip, policy: ClipPolicy) -> tuple[str, str, float]:
         """Decode one clip and store its entry or failure; returns (key, status, seconds)."""
         try:
             wave = load_audio(clip.path, self.cfg.sample_rate, policy.max_seconds + 1)
-            duration = len(wave) / self.cfg.sample_rate
-            if duration > policy.max_seconds:
-                raise AudioError("too_long", f"{clip.path}: longer than {policy.max_seconds} s")
-            if duration < policy.min_seconds:
-                raise AudioError("too_short", f"{clip.path}: {duration:.2f} s < {policy.min_seconds} s")
-            if float(np.sqrt(np.mean(wave**2))) < policy.silence_rms:
-                raise AudioError("silent", f"{clip.path}: no signal above the silence threshold")
+            duration = policy.check(wave, self.cfg.sample_rate, str(clip.path))
         except AudioError as err:
             write_json_atomic(self.fail_path(clip.key), {"reason": err.reason, "message": str(err)})
             return clip.key, err.reason, 0.0
-        write_npy_atomic(self.entry_path(clip.key), self.record(duration, extract(wave, self.cfg)))
+        write_npy_atomic(self.entry_path(clip.key), self.record(duration, wave))
         return clip.key, "ok", duration
 
 
 _worker_state: dict = {}
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-@contextmanager
-def single_threaded_children():
-    """Spawned workers read these at start-up; the parent's own settings are restored afterwards."""
-    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
-    os.environ.update(dict.fromkeys(_THREAD_VARS, "1"))
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _init_worker(root: str, cfg: dict, policy: DecodePolicy) -> None:
+def _init_worker(root: str, cfg: dict, policy: ClipPolicy) -> None:
     _worker_state["cache"] = FeatureCache(Path(root), FeatureConfig.from_dict(cfg))
     _worker_state["policy"] = policy
 
@@ -129,7 +100,7 @@ def _work(clip: Clip) -> tuple[str, str, float]:
 
 
 def build_cache(
-    cache: FeatureCache, clips: list[Clip], policy: DecodePolicy, workers: int = 1, progress: bool = True,
+    cache: FeatureCache, clips: list[Clip], policy: ClipPolicy, workers: int = 1, progress: bool = True,
 ) -> dict[str, str]:
     """Process every clip not yet in the cache; returns key -> status for all clips."""
     statuses = {c.key: cache.status(c.key) for c in clips}
@@ -142,7 +113,6 @@ def build_cache(
             statuses[key] = status
             bar.update()
     else:
-        # One BLAS/OpenMP thread per worker: N workers x N threads each on N cores ran slower than 1 worker.
         with single_threaded_children(), get_context("spawn").Pool(
                 workers, _init_worker, (str(cache.root), cache.cfg.to_dict(), policy)) as pool:
             for key, status, _ in pool.imap_unordered(_work, todo, chunksize=4):

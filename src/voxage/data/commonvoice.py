@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -15,6 +16,8 @@ from pathlib import Path, PurePosixPath
 from voxage.data.records import Clip, clip_key
 from voxage.errors import DataError
 from voxage.labels import age_group
+
+log = logging.getLogger(__name__)
 
 OFFICIAL_SPLITS = {"train.tsv": "train", "dev.tsv": "dev", "test.tsv": "test"}
 
@@ -158,7 +161,7 @@ def _language_folders(parent: Path) -> list[Path]:
 
 
 def read_sources(sources: list[Path], audio_dir: Path | None = None,
-                 include_invalidated: bool = False, warn=print) -> tuple[list[Clip], dict[str, Counter]]:
+                 include_invalidated: bool = False) -> tuple[list[Clip], dict[str, Counter]]:
     """Clips from several corpora; drop counts per `corpus/language`.
 
     Each source is a release folder, a seed CSV, or a parent of language folders. A language folder that
@@ -187,7 +190,7 @@ def read_sources(sources: list[Path], audio_dir: Path | None = None,
             except MetadataError as err:
                 if unit is source:
                     raise
-                warn(f"warning: skipped {unit}: {err}")
+                log.warning("skipped %s: %s", unit, err)
                 drops.setdefault(f"{corpus}/{unit.name}", Counter())["unreadable_folder"] += 1
                 continue
             read_any = True

@@ -4,29 +4,37 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from voxage.data.records import Clip
 from voxage.errors import ConfigError
 from voxage.labels import AGE_GROUPS
 
 SPLITS = ("train", "val", "test")
+METHODS = ("speaker", "random", "official")
+BALANCES = ("downsample", "none")
 
 
 @dataclass(frozen=True)
 class SplitConfig:
-    method: str = "speaker"  # speaker | random (the seed's per-clip split, leaks speakers) | official
-    balance: str = "downsample"  # downsample (the seed: every class cut to the smallest) | none
-    max_clips_per_speaker: int | None = None
+    method: str = field(default="speaker", metadata={
+        "flag": "split", "choices": METHODS, "help": "speaker: no speaker in two splits; random: the seed's per-clip "
+                                                     "split (leaks speakers); official: the release's train/dev/test"})
+    balance: str = field(default="downsample", metadata={
+        "choices": BALANCES, "help": "downsample: every class cut to the smallest (the seed)"})
+    max_clips_per_speaker: int | None = field(default=None, metadata={
+        "flag": "max_per_speaker", "help": "cap clips per speaker before balancing"})
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
 
     def __post_init__(self):
-        if self.method not in ("speaker", "random", "official"):
-            raise ConfigError(f"unknown split method {self.method!r}")
-        if self.balance not in ("downsample", "none"):
-            raise ConfigError(f"unknown balance {self.balance!r}")
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown split method {self.method!r}; choose from {', '.join(METHODS)}")
+        if self.balance not in BALANCES:
+            raise ConfigError(f"unknown balance {self.balance!r}; choose from {', '.join(BALANCES)}")
+        if self.max_clips_per_speaker is not None and self.max_clips_per_speaker < 1:
+            raise ConfigError("max_clips_per_speaker must be at least 1")
         if self.val_fraction <= 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 1:
             raise ConfigError("need val_fraction > 0, test_fraction >= 0 and their sum below 1")
 

@@ -8,15 +8,17 @@ import torch
 from torch.utils.data import DataLoader
 
 from voxage.data.atomic import write_json_atomic
+from voxage.data.dataset import CachedClips
 from voxage.data.manifest import Row
+from voxage.data.stores import aligned_store, feature_store
+from voxage.data.weights import sample_weights
+from voxage.data.workdir import load_work_dir, run_config
 from voxage.errors import DataError
 from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.metrics import summarize
 from voxage.evaluation.plots import plot_confusion, plot_curves
 from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
-from voxage.training.data import CachedClips, aligned_store, feature_store, load_work_dir, sample_weights
-from voxage.training.fit import run_config
 
 
 @torch.no_grad()
@@ -29,11 +31,11 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
     cache, _ = load_work_dir(work_dir)
     store = feature_store(work_dir, cache, artifact.input_kind, rows)
     model = artifact.build()
-    dataset = CachedClips(aligned_store(store, artifact.input_kind, model, rows), rows, artifact.input_kind)
+    dataset = CachedClips(aligned_store(store, model, rows), rows)
     out = model_outputs(model, dataset)
     probs, gender_probs = artifact.probabilities(out)
     raw, _ = artifact.probabilities(out, temperature=1.0)
-    labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker").numpy()
+    labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker")
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
     # Weighted like the loss (each speaker once, each group equal): one prolific speaker does not decide it.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from voxage.audio.io import SAMPLE_RATE
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    sample_rate: int = 16000
+    sample_rate: int = SAMPLE_RATE
     clip_seconds: float = 5.0  # the seed padded/cropped every clip to 5 s
     n_fft: int = 1024
     hop_length: int = 256

@@ -1,4 +1,5 @@
-"""Log-mel in plain numpy so the same code runs in `prepare`, training, the server and ONNX paths."""
+"""Log-mel in plain numpy so `prepare`, training and the server need no audio library; `tests/test_features_models.py`
+pins it to librosa with the same settings."""
 
 from __future__ import annotations
 
@@ -52,8 +53,3 @@ def log_mel(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     mel = np.log(power.astype(np.float32) @ fb.T + 1e-6).T
     return ((mel - mel.mean()) / (mel.std() + 1e-5)).astype(np.float32)
 
-
-def extract(wave: np.ndarray, cfg: FeatureConfig) -> dict[str, np.ndarray]:
-    """Both inputs every model needs, from a decoded clip at cfg.sample_rate."""
-    fixed = fix_length(wave, cfg.num_samples).astype(np.float32)
-    return {"wave": fixed, "mel": log_mel(fixed, cfg)}

@@ -12,7 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
-SAMPLE_RATE = 16000
+from voxage.features.config import SAMPLE_RATE
+
 N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows every 10 ms
 WINDOW_FRAMES = 160  # one partial utterance: 1.6 s
 PARTIALS_PER_SECOND, MIN_COVERAGE = 1.3, 0.75  # resemblyzer's embed_utterance defaults

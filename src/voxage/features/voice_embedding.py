@@ -3,7 +3,8 @@
 The GE2E encoder (resemblyzer's weights, Apache-2.0, shipped as `assets/ge2e_encoder.onnx` with its licence;
 `scripts/export_ge2e.py` builds it) was trained to tell speakers apart, and age is one of the things that makes
 voices differ. Prosody adds what an ageing voice changes most. Everything here runs on numpy, webrtcvad, Praat
-and ONNX Runtime: the embedding cache for training and the Predictor compute the same vector with the same code.
+and ONNX Runtime; `voxage.features.frontends.EmbedFrontEnd` gives the embedding cache and the Predictor the
+same vector from the same code.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ ENCODER_FILE = Path(str(resources.files("voxage") / "assets" / "ge2e_encoder.onn
 ENCODER_LICENSE = ENCODER_FILE.with_name("GE2E-LICENSE")
 
 __all__ = ["EMBED_DIM", "EMBED_VERSION", "PROSODY_NAMES", "SAMPLE_RATE", "SPEAKER_DIM",
-           "SpeakerEncoder", "VoiceEmbedder", "onnx_session", "voice_inputs"]
+           "SpeakerEncoder", "onnx_session", "voice_inputs"]
 
 
 def onnx_session(path: Path):
@@ -52,13 +53,3 @@ class SpeakerEncoder:
     def __call__(self, windows: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"windows": np.ascontiguousarray(windows, dtype=np.float32)})[0]
 
-
-class VoiceEmbedder:
-    """wave (16 kHz mono) -> (EMBED_DIM,) vector, the cached feature of the embed model."""
-
-    def __init__(self):
-        self.encoder = SpeakerEncoder()
-
-    def __call__(self, wave: np.ndarray) -> np.ndarray:
-        windows, pros = voice_inputs(wave)
-        return np.concatenate([self.encoder(windows)[0], pros[0]]).astype(np.float32)

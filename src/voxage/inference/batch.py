@@ -7,15 +7,14 @@ result with its reason; it never stops the others.
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
 from voxage.audio import AudioError
-from voxage.data.cache import single_threaded_children
-from voxage.inference.predictor import Prediction, Predictor
+from voxage.inference.prediction import Prediction
+from voxage.parallel import single_threaded_children
 
 AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".webm", ".aac"})
 
@@ -58,8 +57,9 @@ def find_audio(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def judge(predictor: Predictor, source, name: str | None = None) -> FileResult:
-    """One result for anything `Predictor.predict` takes, named by `name` (default: the path)."""
+def judge(predictor, source, name: str | None = None) -> FileResult:
+    """One result for anything `predictor.predict` (a `voxage.Predictor`) takes, named by `name` (default: the
+    path)."""
     name = str(source) if name is None else name
     try:
         return FileResult(name, predictor.predict(source))
@@ -72,29 +72,27 @@ def judge(predictor: Predictor, source, name: str | None = None) -> FileResult:
 _worker: dict = {}
 
 
-def _init(model: str) -> None:
-    _worker["predictor"] = Predictor(model)
+def _init(load, model: str) -> None:
+    _worker["predictor"] = load(model)
 
 
 def _judge(path: str) -> FileResult:
     return judge(_worker["predictor"], path)
 
 
-def predict_files(files: list[Path], predictor: Predictor, workers: int = 1) -> Iterator[FileResult]:
-    """Results in the order of `files`. `workers` > 1 runs up to that many processes (one ONNX thread each, each
-    loading the predictor's model), with at least 4 files each: starting one costs about half a second."""
+def predict_files(files: list[Path], predictor, workers: int = 1) -> Iterator[FileResult]:
+    """Results in the order of `files`, from `predictor` (a `voxage.Predictor`). `workers` > 1 runs up to that many
+    processes (one ONNX thread each, each loading the predictor's model), with at least 4 files each: starting
+    one costs about half a second."""
     workers = max(1, min(workers, len(files) // 4))
     if workers == 1:
         for f in files:
             yield judge(predictor, f)
         return
     # one BLAS/OpenMP thread per worker: more would fight over the cores (2 workers ran slower than 1)
-    with single_threaded_children(), get_context("spawn").Pool(workers, _init, (str(predictor.model_path),)) as pool:
+    with single_threaded_children(), get_context("spawn").Pool(
+            workers, _init, (type(predictor), str(predictor.model_path))) as pool:
         yield from pool.imap(_judge, [str(f) for f in files], chunksize=4)
-
-
-def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 class CsvWriter:

@@ -8,62 +8,24 @@ which only adds noise.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Union
+from typing import Union
 
 import numpy as np
 
-from voxage.audio import conform, load_audio, load_audio_bytes
-from voxage.errors import AudioError, ConfigError, ModelError
-from voxage.features import extract
+from voxage.audio import ClipPolicy, conform, load_audio, load_audio_bytes
+from voxage.errors import ConfigError, ModelError
+from voxage.features.frontends import frontend
+from voxage.inference.batch import FileResult, find_audio, judge, predict_files
+from voxage.inference.prediction import Prediction
 from voxage.inference.runners import load_runner
-
-if TYPE_CHECKING:
-    from voxage.inference.batch import FileResult
-
-MIN_SECONDS = 0.5
-MAX_SECONDS = 60.0  # longer recordings are judged on their first minute
 
 Source = Union[str, Path, bytes, np.ndarray, tuple]  # a file, its bytes, samples with a rate, or (samples, rate)
 
 
 def default_model_path() -> Path:
     return Path(str(resources.files("voxage") / "assets" / "default_model.onnx"))
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What a model heard in one recording.
-
-    Attributes:
-        age_group: the most probable of `voxage.AGE_GROUPS` ("teens" ... "sixties", the last meaning 60+).
-        probabilities: all six groups -> probability, summing to 1; calibrated on speakers never heard, so a
-            0.6 is right about 60% of the time.
-        duration_s: seconds of audio judged (at most the first 60 s of a recording).
-        gender: "female" or "male" for models with a gender output (the bundled one), else None.
-        gender_probabilities: both genders -> probability, or None.
-    """
-
-    age_group: str
-    probabilities: dict[str, float]
-    duration_s: float
-    gender: str | None = None
-    gender_probabilities: dict[str, float] | None = field(default=None)
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dict (what `voxage predict --json` and the API send); gender keys only when present.
-
-        Examples:
-            >>> Prediction("teens", {"teens": 1.0}, 2.0).to_dict()
-            {'age_group': 'teens', 'probabilities': {'teens': 1.0}, 'duration_s': 2.0}
-        """
-        out = {"age_group": self.age_group, "probabilities": self.probabilities,
-               "duration_s": round(self.duration_s, 3)}
-        if self.gender is not None:
-            out.update(gender=self.gender, gender_probabilities=self.gender_probabilities)
-        return out
 
 
 class Predictor:
@@ -97,18 +59,15 @@ class Predictor:
         self.artifact = self.model.artifact
         self.cfg = self.artifact.features
         self.classes = self.artifact.classes
-        if self.artifact.input_kind == "embed":
-            from voxage.features.voice_embedding import EMBED_VERSION
-
-            trained_on = self.artifact.extra.get("embed_version")
-            if trained_on != EMBED_VERSION:
-                raise ModelError(f"model was trained on embedding version {trained_on}, this voxage computes "
-                                 f"version {EMBED_VERSION}: retrain it")
+        self.frontend = frontend(self.artifact.input_kind)
+        self.frontend.check(self.artifact)
+        # the checks the model's training clips passed (models from before voxage 0.3 carry none: the defaults)
+        self.policy = ClipPolicy.from_dict(self.artifact.extra.get("clip_policy"))
 
     @property
     def sample_rate(self) -> int:
         """The rate (Hz) the model's features are computed at; other rates are resampled."""
-        return self.cfg.sample_rate
+        return self.frontend.sample_rate(self.cfg)
 
     def predict(self, source: Source, sample_rate: int | None = None) -> Prediction:
         """Judge one recording.
@@ -122,7 +81,8 @@ class Predictor:
             Prediction: age group, six probabilities, duration, and gender where the model has it.
 
         Raises:
-            AudioError: undecodable, empty, silent or shorter than 0.5 s (`err.reason` says which).
+            AudioError: undecodable, empty, silent or shorter than the model's `policy.min_seconds` (1 s for the
+                bundled model; `err.reason` says which).
             ConfigError: an array without its sample rate, or not 1-D.
 
         Examples:
@@ -147,7 +107,7 @@ class Predictor:
             raise ConfigError("samples need their sample_rate: predict(samples, sample_rate=16000)")
         if samples.ndim != 1:
             raise ConfigError(f"samples must be 1-D (mono), got shape {samples.shape}")
-        samples = samples[: int(MAX_SECONDS * sample_rate)]
+        samples = samples[: int(self.policy.max_seconds * sample_rate)]
         return self.predict_wave(conform(samples, sample_rate, self.sample_rate, "samples"))
 
     def predict_many(self, sources: Iterable[Source], workers: int = 1) -> list[FileResult]:
@@ -167,8 +127,6 @@ class Predictor:
             >>> print(*(r.reason for r in results))
             silent missing
         """
-        from voxage.inference.batch import find_audio, judge, predict_files
-
         results: list = []
         files: list[tuple[int, Path]] = []  # where each file's result goes
         for source in sources:
@@ -183,11 +141,7 @@ class Predictor:
         return results
 
     def model_inputs(self, wave: np.ndarray) -> tuple[np.ndarray, ...]:
-        if self.artifact.input_kind == "embed":
-            from voxage.features.voice_embedding import voice_inputs
-
-            return voice_inputs(wave)
-        return (extract(wave, self.cfg)[self.artifact.input_kind][None],)
+        return self.frontend.inputs(wave, self.cfg)
 
     def probabilities(self, *inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Age probabilities (1, 6) and gender probabilities (1, 2) or None."""
@@ -195,11 +149,7 @@ class Predictor:
 
     def predict_wave(self, wave: np.ndarray) -> Prediction:
         """Judge mono float32 samples already at `self.sample_rate`."""
-        duration = len(wave) / self.cfg.sample_rate
-        if duration < MIN_SECONDS:
-            raise AudioError("too_short", f"clip is {duration:.2f} s; at least {MIN_SECONDS} s of speech needed")
-        if float(np.sqrt(np.mean(wave**2))) < 1e-4:
-            raise AudioError("silent", "clip is silent; nothing to judge")
+        duration = self.policy.check(wave, self.sample_rate, "clip")
         age, gender = self.probabilities(*self.model_inputs(wave))
         probs = {c: float(v) for c, v in zip(self.classes, age[0])}
         sexes = self.artifact.genders
@@ -208,7 +158,7 @@ class Predictor:
                           {g: float(v) for g, v in zip(sexes, gender[0])} if gender is not None else None)
 
     def predict_file(self, path: str | Path) -> Prediction:
-        return self.predict_wave(load_audio(path, self.cfg.sample_rate, MAX_SECONDS))
+        return self.predict_wave(load_audio(path, self.sample_rate, self.policy.max_seconds))
 
     def predict_bytes(self, data: bytes, name: str = "upload") -> Prediction:
-        return self.predict_wave(load_audio_bytes(data, self.cfg.sample_rate, name, MAX_SECONDS))
+        return self.predict_wave(load_audio_bytes(data, self.sample_rate, name, self.policy.max_seconds))

@@ -8,20 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from voxage.errors import ModelError
-from voxage.features.voice_embedding import SpeakerEncoder, onnx_session
+from voxage.features.frontends import frontend
+from voxage.features.voice_embedding import onnx_session
 from voxage.models.artifact import ModelArtifact
 
 METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header (ModelArtifact.header)
 
 
-def input_names(input_kind: str) -> list[str]:
-    """What prediction feeds a model of this kind, in order: one feature array, or for embed models the encoder
-    windows (n, 160, 40) and the prosody row (1, 7)."""
-    return ["windows", "prosody"] if input_kind == "embed" else ["features"]
-
-
 class OnnxModel:
-    """An ONNX file exported by voxage; for embed models the graph holds the speaker encoder and the head."""
+    """An ONNX file exported by voxage; its graph holds the front-end's prefix graph (if any) and the network,
+    and reads the front-end's `inputs`."""
 
     def __init__(self, path: Path):
         try:
@@ -33,7 +29,7 @@ class OnnxModel:
             raise ModelError(f"{path}: ONNX file was not exported by voxage (no metadata)")
         self.artifact = ModelArtifact.from_header(json.loads(meta[METADATA_KEY]))
         self.input_names = [i.name for i in self.session.get_inputs()]
-        expected = input_names(self.artifact.input_kind)
+        expected = list(frontend(self.artifact.input_kind).input_names)
         if self.input_names != expected:
             raise ModelError(f"{path}: inputs {self.input_names}, this voxage feeds {expected}: export it again")
 
@@ -43,22 +39,19 @@ class OnnxModel:
 
 
 class TorchModel:
-    """A `.pth` (needs the training install); an embed head gets the ONNX speaker encoder in front."""
+    """A `.pth` (needs the training install), fed what its front-end makes of the same inputs an export reads."""
 
     def __init__(self, artifact: ModelArtifact):
         import torch
 
         self.torch, self.artifact = torch, artifact
         self.network = artifact.build()
-        self.encoder = SpeakerEncoder() if artifact.input_kind == "embed" else None
+        self.frontend = frontend(artifact.input_kind)
 
     def __call__(self, *inputs: np.ndarray) -> np.ndarray:
-        if self.encoder is not None:
-            windows, prosody = inputs
-            inputs = (np.concatenate([self.encoder(windows), prosody], axis=1),)
+        x = np.ascontiguousarray(self.frontend.network_input(*inputs), dtype=np.float32)
         with self.torch.no_grad():
-            return self.network(*(self.torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-                                  for x in inputs)).numpy()
+            return self.network(self.torch.from_numpy(x)).numpy()
 
 
 def load_runner(path: Path) -> OnnxModel | TorchModel:

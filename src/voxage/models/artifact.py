@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxage.data.atomic import atomic_path
 from voxage.errors import ModelError
 from voxage.features import FeatureConfig
 from voxage.labels import AGE_GROUPS
@@ -67,12 +68,9 @@ class ModelArtifact:
     def save(self, path: Path) -> None:
         import torch
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save({"format": FORMAT, **self.header(),
-                    "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()}}, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save({"format": FORMAT, **self.header(),
+                        "state_dict": {k: v.detach().cpu() for k, v in self.state_dict.items()}}, tmp)
 
     @classmethod
     def load(cls, path: Path) -> "ModelArtifact":

@@ -10,15 +10,24 @@ import numpy as np
 import torch
 from torch import nn
 
+from voxage.features.frontends import EmbedFrontEnd
 from voxage.features.voice_embedding import EMBED_DIM
+from voxage.labels import GENDERS
 from voxage.models.outputs import age_width
 
 
 class EmbedHead(nn.Module):
-    input_kind = "embed"
+    input_kind = EmbedFrontEnd.name
+    # A linear model on 263 features: left alone it learns who is speaking. Strong L2 on its weights (1.0; 0.5 and
+    # 2.0 scored 0.342 and 0.329 vs 0.353 on English speakers never heard, 3 fold seeds x 5 folds) and, since its
+    # loss is convex, LBFGS to the optimum rather than Adam steps and early stopping.
+    training_defaults = {"weight_decay": 1.0, "patience": 10, "optimizer": "lbfgs"}
 
-    def __init__(self, in_dim: int = EMBED_DIM, hidden: int = 0, num_classes: int = 6, dropout: float = 0.5,
-                 genders: int = 0, ordinal: bool = False, languages: list[str] | None = None):
+    # Defaults are the bundled model's: an ordinal head (groups are ordered: fifties called fourties is less wrong
+    # than teens) with gender as a second output, 0.350 vs 0.316 for a six-way softmax on English speakers never
+    # heard (README, what was tried); no dropout, since L2 regularises it.
+    def __init__(self, in_dim: int = EMBED_DIM, hidden: int = 0, num_classes: int = 6, dropout: float = 0.0,
+                 genders: int = len(GENDERS), ordinal: bool = True, languages: list[str] | None = None):
         super().__init__()
         self.ordinal = ordinal
         # Feature scaling learned from the training split and saved with the weights.

@@ -1,41 +1,34 @@
-"""Name -> model class, and the keyword arguments a model needs from the feature config."""
+"""Name -> model class, and the keyword arguments a model is built with."""
 
 from __future__ import annotations
+
+import inspect
 
 from torch import nn
 
 from voxage.errors import ConfigError
 from voxage.features import FeatureConfig
-from voxage.features.voice_embedding import EMBED_DIM
-from voxage.labels import GENDERS
+from voxage.features.frontends import frontend
 from voxage.models.embed_head import EmbedHead
+from voxage.models.names import MODEL_NAMES
 from voxage.models.resnet import ResNetStats
 from voxage.models.seed_cnn import SeedCNN
 from voxage.models.sequence import TCN, BiGRU, VanillaRNN
 
-MODELS: dict[str, type[nn.Module]] = {
-    "rnn": VanillaRNN,
-    "bigru": BiGRU,
-    "tcn": TCN,
-    "cnn": SeedCNN,
-    "resnet": ResNetStats,
-    "embed": EmbedHead,
-}
+MODELS: dict[str, type[nn.Module]] = dict(zip(MODEL_NAMES, (VanillaRNN, BiGRU, TCN, SeedCNN, ResNetStats, EmbedHead)))
 
 
 def model_input(name: str) -> str:
-    """'mel' or 'wave' (or 'embed'): which cached feature the model reads."""
+    """The input kind (a registered front-end's name) the model reads."""
     return MODELS[name].input_kind
 
 
 def model_kwargs(name: str, feats: FeatureConfig) -> dict:
-    if model_input(name) == "mel":
-        return {"n_mels": feats.n_mels, "num_frames": feats.num_frames}
-    if model_input(name) == "wave":
-        return {"frame_length": feats.frame_length}
-    # An ordinal head (groups are ordered: fifties called fourties is less wrong than teens) with gender as a
-    # second output: 0.350 vs 0.316 for a six-way softmax on English speakers never heard (README, what was tried).
-    return {"in_dim": EMBED_DIM, "genders": len(GENDERS), "ordinal": True, "dropout": 0.0}
+    """Every constructor argument, so a saved model rebuilds as trained even if a default changes later: the
+    class's defaults, with the sizes its front-end takes from the feature settings."""
+    defaults = {p.name: p.default for p in inspect.signature(MODELS[name]).parameters.values()
+                if p.default is not inspect.Parameter.empty}
+    return {**defaults, **frontend(model_input(name)).model_kwargs(feats)}
 
 
 def build_model(name: str, **kwargs) -> nn.Module:

@@ -1,48 +1,73 @@
-"""Training settings; saved next to every run so a run can be resumed and evaluated as it was."""
+"""Training settings; saved next to every run so a run can be resumed and evaluated as it was. The CLI's flags
+are generated from these fields (`voxage.cli_flags`), so a default lives here and nowhere else."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
-WEIGHTINGS = ("language", "speaker", "class", "none")  # see training.data.sample_weights
+from voxage.data.weights import WEIGHTINGS
+from voxage.errors import ConfigError
+from voxage.models.names import MODEL_NAMES
+
+OPTIMIZERS = ("adam", "lbfgs")
 
 
 @dataclass(frozen=True)
 class Regularisation:
+    """The seed's choices; a model class overrides them with a `training_defaults` dict (see EmbedHead)."""
+
     weight_decay: float = 1e-6  # the seed's Adam weight decay
     patience: int = 4  # EarlyStopping on val_loss, as the seed
     optimizer: str = "adam"  # adam (the seed) | lbfgs: full-batch, for convex heads that should reach their optimum
 
 
-# The embed head is a linear model on 263 features: left alone it learns who is speaking. Strong L2 on its weights
-# (1.0; 0.5 and 2.0 scored 0.342 and 0.329 vs 0.353 on English speakers never heard, 3 fold seeds x 5 folds) and,
-# since its loss is convex, LBFGS to the optimum rather than Adam steps and early stopping.
-MODEL_REGULARISATION = {"embed": Regularisation(weight_decay=1.0, patience=10, optimizer="lbfgs")}
-
-
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    model: str = "cnn"
-    max_epochs: int = 50
+    model: str = field(default="cnn", metadata={"choices": MODEL_NAMES, "help": "which model to train"})
+    max_epochs: int = field(default=50, metadata={"flag": "epochs",
+                                                  "help": "maximum epochs (early stopping usually ends sooner)"})
     batch_size: int = 32
-    lr: float = 1e-3  # the seed's Adam learning rate
-    weight_decay: float | None = None  # None: the model's default (MODEL_REGULARISATION, else the seed's)
-    patience: int | None = None
-    optimizer: str | None = None
-    augment: bool = True
-    weighting: str = "language"  # loss weights: language | speaker | class | none (see training.data.sample_weights)
-    align_languages: bool = True  # embed head: move every language's mean vector onto the reference language's
+    lr: float = field(default=1e-3, metadata={"help": "Adam learning rate (the seed's)"})
+    weight_decay: float | None = field(default=None, metadata={
+        "help": "L2 on weights (default: the model's; 1 for embed, else 1e-6 as the seed)"})
+    patience: int | None = field(default=None, metadata={
+        "help": "early-stopping patience in epochs (default: the model's; 10 for embed, else 4)"})
+    optimizer: str | None = field(default=None, metadata={
+        "choices": OPTIMIZERS, "help": "default: the model's (lbfgs for embed, else adam)"})
+    augment: bool = field(default=True, metadata={"help": "training-only augmentation of the model's input kind"})
+    weighting: str = field(default="language", metadata={
+        "choices": WEIGHTINGS, "help": "loss weights: language (each speaker once, groups equal within each language), "
+                                       "speaker (each speaker once, groups equal), class (groups equal) or none"})
+    align_languages: bool = field(default=True, metadata={
+        "help": "embed: move every language's mean vector onto the reference language's"})
     seed: int = 0
-    num_workers: int = 0
+    num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
     accelerator: str = "auto"
     devices: str = "auto"
     num_nodes: int = 1
-    strategy: str = "auto"
-    progress: bool = True
+    strategy: str = field(default="auto", metadata={"help": "Lightning strategy, e.g. ddp"})
+    progress: bool = field(default=True, metadata={"cli": False})  # the CLI's --quiet
+
+    def __post_init__(self):
+        if self.model not in MODEL_NAMES:
+            raise ConfigError(f"unknown model {self.model!r}; choose from {', '.join(MODEL_NAMES)}")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"unknown weighting {self.weighting!r}; choose from {', '.join(WEIGHTINGS)}")
+        if self.optimizer not in (None, *OPTIMIZERS):
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+        for name in ("max_epochs", "batch_size", "num_nodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0 or (self.weight_decay is not None and self.weight_decay < 0):
+            raise ConfigError("need lr > 0 and weight_decay >= 0")
+        if (self.patience is not None and self.patience < 0) or self.num_workers < 0:
+            raise ConfigError("patience and num_workers cannot be negative")
 
     def resolved(self) -> "TrainConfig":
         """This config with the model's defaults filled in where nothing was chosen."""
-        default = MODEL_REGULARISATION.get(self.model, Regularisation())
+        from voxage.models.registry import MODELS
+
+        default = replace(Regularisation(), **getattr(MODELS[self.model], "training_defaults", {}))
         return replace(self, weight_decay=default.weight_decay if self.weight_decay is None else self.weight_decay,
                        patience=default.patience if self.patience is None else self.patience,
                        optimizer=default.optimizer if self.optimizer is None else self.optimizer)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -13,24 +12,21 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from voxage.data.atomic import write_json_atomic
+from voxage.data.dataset import CachedClips
 from voxage.data.manifest import Row
+from voxage.data.stores import aligned_store, feature_store
+from voxage.data.weights import sample_weights
+from voxage.data.workdir import clip_policy, load_work_dir
 from voxage.errors import DataError
 from voxage.evaluation.calibration import fit_temperature, reliability
-from voxage.features.voice_embedding import EMBED_VERSION
+from voxage.features.frontends import frontend
 from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
 from voxage.models.outputs import split_outputs
 from voxage.models.registry import MODELS, build_model, model_input, model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO
 from voxage.training.config import TrainConfig
-from voxage.training.data import (
-    AgeDataModule,
-    CachedClips,
-    aligned_store,
-    feature_store,
-    load_work_dir,
-    sample_weights,
-)
+from voxage.training.data import AgeDataModule
 from voxage.training.module import AgeClassifier
 
 
@@ -65,10 +61,10 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     model = build_model(cfg.model, **kwargs)
     if aligned:
         train = splits["train"]
-        model.fit_language_shift(np.stack([store.read(r.key)[kind] for r in train]), [r.language for r in train],
-                                 [r.speaker for r in train], sample_weights(train, cfg.weighting).numpy())
-        store = aligned_store(store, kind, model, every)
-    dm = AgeDataModule(store, splits, kind, cfg.batch_size, cfg.num_workers, cfg.weighting)
+        model.fit_language_shift(np.stack([store.read(r.key) for r in train]), [r.language for r in train],
+                                 [r.speaker for r in train], sample_weights(train, cfg.weighting))
+        store = aligned_store(store, model, every)
+    dm = AgeDataModule(store, splits, cfg.batch_size, cfg.num_workers, cfg.weighting)
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.stack([item[0] for item in dm.dataset("train")]))
     if cfg.optimizer == "lbfgs":  # full batch: LBFGS needs the same loss at every evaluation
@@ -95,10 +91,11 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     best = checkpoint.best_model_path or str(last)
     state = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
     model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    fe = frontend(kind)
     artifact = ModelArtifact(cfg.model, kwargs, kind, cache.cfg, model_state, extra={
         "best_val_loss": float(checkpoint.best_model_score) if checkpoint.best_model_score is not None else None,
         "epochs": trainer.current_epoch, "train_clips": len(dm.splits["train"]),
-        **({"embed_version": EMBED_VERSION} if kind == "embed" else {}),
+        fe.version_key: fe.version, "clip_policy": clip_policy(work_dir).to_dict(),
         **({"genders": list(GENDERS)} if getattr(model, "gender", None) is not None else {}),
     })
     artifact.extra.update(calibrate(artifact, dm.dataset("val")))
@@ -115,7 +112,7 @@ def refit(module: AgeClassifier, state: dict, dm: AgeDataModule, cfg: TrainConfi
     (English unseen speakers, cv-en-delta13 + cv-multi-6.1). Feature scaling and language shifts stay as fitted."""
     module.model.load_state_dict(state)
     splits = {**dm.splits, "train": dm.splits["train"] + dm.splits["val"]}
-    both = AgeDataModule(dm.store, splits, dm.kind, len(splits["train"]), cfg.num_workers, cfg.weighting)
+    both = AgeDataModule(dm.store, splits, len(splits["train"]), cfg.num_workers, cfg.weighting)
     L.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
               enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
               limit_val_batches=0).fit(module, datamodule=both)
@@ -132,9 +129,3 @@ def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
                      for t in (1.0, temperature))
     return {"temperature": temperature, "val_ece_uncalibrated": before, "val_ece": after}
 
-
-def run_config(run_dir: Path) -> dict:
-    path = Path(run_dir) / "train_config.json"
-    if not path.is_file():
-        raise DataError(f"{path}: not a training run folder")
-    return json.loads(path.read_text())

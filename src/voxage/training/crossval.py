@@ -8,6 +8,7 @@ leakage inflates the numbers. Finished folds are kept, so an interrupted compari
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 from dataclasses import replace
@@ -19,6 +20,8 @@ from voxage.data.atomic import write_json_atomic, write_text_atomic
 from voxage.data.manifest import Row
 from voxage.data.records import Clip
 from voxage.data.split import speaker_folds
+from voxage.data.weights import sample_weights
+from voxage.data.workdir import load_work_dir
 from voxage.errors import DataError
 from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.evaluate import evaluate_rows
@@ -31,8 +34,9 @@ from voxage.evaluation.plots import (
 from voxage.labels import AGE_GROUPS, GENDERS
 from voxage.models.artifact import ModelArtifact
 from voxage.training.config import TrainConfig
-from voxage.training.data import load_work_dir, sample_weights
 from voxage.training.fit import fit
+
+log = logging.getLogger(__name__)
 
 SUMMARY_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "macro_f1", "accuracy")
 
@@ -74,8 +78,7 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, method: str = "speaker",
-             train_cfg: TrainConfig | None = None, seeds: list[int] = (0,), test_corpus: str | None = None,
-             echo=print) -> dict:
+             train_cfg: TrainConfig | None = None, seeds: list[int] = (0,), test_corpus: str | None = None) -> dict:
     """k folds for each fold seed; metrics are means over all folds, with the spread over folds and over seeds."""
     work_dir, out_dir = Path(work_dir), Path(out_dir)
     _, rows = load_work_dir(work_dir)
@@ -107,8 +110,8 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                     gender[key] += report.get(key, [])
                 seed_true += report["labels"]
                 seed_prob += report["probs"]
-                echo(f"{tag} {model} seed {seed} fold {f}: balanced acc {report['balanced_accuracy']:.3f}, "
-                     f"off-by-one {report['off_by_one_accuracy']:.3f}")
+                log.info("%s %s seed %s fold %d: balanced acc %.3f, off-by-one %.3f", tag, model, seed, f,
+                         report["balanced_accuracy"], report["off_by_one_accuracy"])
             probs = np.asarray(seed_prob)
             seed_pooled.append(summarize(np.asarray(seed_true), probs.argmax(1), probs))
         results[model] = summarize_model(folds, seeds, seed_pooled, pooled, gender, by_key)
@@ -146,7 +149,7 @@ def summarize_model(folds: list[dict], seeds, seed_pooled: list[dict], pooled: d
         "per_class_recall": {g: float(np.mean([p["per_class"][g]["recall"] for p in seed_pooled])) for g in AGE_GROUPS},
         "pooled": {key: overall[key] for key in (*SUMMARY_KEYS, "confusion_matrix", "per_class")},
     }
-    weights = sample_weights([by_key[key] for key in pooled["keys"]], "speaker").numpy()
+    weights = sample_weights([by_key[key] for key in pooled["keys"]], "speaker")
     curves = {"before temperature": reliability(np.asarray(pooled["probs_uncalibrated"]), labels, weights),
               "after temperature": reliability(probs, labels, weights)}
     out["calibration"] = {"ece_uncalibrated": curves["before temperature"]["ece"],

@@ -1,4 +1,6 @@
-"""Training-only augmentation (the seed also augmented at inference; voxage never does)."""
+"""Training-only augmentation of feature batches (the seed also augmented at inference; voxage never does).
+
+The front-ends (`voxage.features.frontends`) choose which of these their kind gets."""
 
 from __future__ import annotations
 
@@ -32,11 +34,3 @@ def spec_augment(mel: torch.Tensor, freq_masks: int = 2, freq_width: int = 8, ti
         mel.masked_fill_(mask[:, None, :], 0.0)
     return mel
 
-
-def augment(x: torch.Tensor, kind: str) -> torch.Tensor:
-    """Time shift and SpecAugment for spectrograms, time shift and gain for waveforms; embeddings as they are."""
-    if kind == "mel":
-        return spec_augment(time_shift(x))
-    if kind == "wave":
-        return time_shift(x) * torch.empty(x.shape[0], 1).uniform_(0.5, 1.5)
-    return x

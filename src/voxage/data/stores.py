@@ -1,0 +1,47 @@
+"""Where a model's inputs live: anything with `read(key) -> one clip's features` (shapes: `FrontEnd.shape`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from voxage.data.cache import FeatureCache
+from voxage.data.feature_files import ensure_features
+from voxage.data.manifest import Row
+from voxage.features.frontends import frontend
+
+
+class CacheField:
+    """One front-end's field of the prepare cache."""
+
+    def __init__(self, cache: FeatureCache, kind: str):
+        self.cache, self.kind = cache, kind
+
+    def read(self, key: str) -> np.ndarray:
+        return self.cache.read(key)[self.kind]
+
+
+def feature_store(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], progress: bool = True):
+    """The prepare cache for front-ends it holds; else that front-end's feature files, filled first."""
+    fe = frontend(kind)
+    if fe.prepared:
+        return CacheField(cache, kind)
+    return ensure_features(work_dir, rows, fe, cache.cfg, progress=progress)
+
+
+class ShiftedStore:
+    """What `store` reads, plus a fixed vector per clip: a model's language alignment."""
+
+    def __init__(self, store, shifts: dict[str, np.ndarray]):
+        self.store, self.shifts = store, shifts
+
+    def read(self, key: str) -> np.ndarray:
+        return np.asarray(self.store.read(key), dtype=np.float32) + self.shifts[key]
+
+
+def aligned_store(store, model, rows: list[Row]):
+    """The store as `model` must see `rows`: shifted by language where the model learned language shifts."""
+    if not getattr(model, "languages", None):
+        return store
+    return ShiftedStore(store, {r.key: model.shift_for(r.language) for r in rows})
