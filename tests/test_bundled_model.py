@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -76,7 +77,7 @@ def test_onnx_file_with_other_inputs_is_refused(tmp_path):
 
     art = ModelArtifact.load(default_model_path().with_suffix(".pth"))
     head_only = tmp_path / "head.onnx"
-    _torch_export(art.build(), {"features": torch.zeros(1, art.kwargs["in_dim"])}, head_only)
+    _torch_export(art.build(), {"features": np.zeros((1, art.kwargs["in_dim"]), np.float32)}, head_only)
     proto = onnx.load(str(head_only))
     proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(art.header()))
     onnx.save(proto, str(head_only))

@@ -88,7 +88,7 @@ def test_embeddings_are_cached_once(work_dir):
 
     from voxage.features.voice_embedding import EMBED_DIM
 
-    files = sorted((work_dir / "embeddings").rglob("*.npy"))  # written by the embed run above
+    files = sorted((work_dir / "features" / "embed").rglob("*.npy"))  # written by the embed run above
     assert len(files) == 72 and np.load(files[0]).shape == (EMBED_DIM,)
     before = [f.stat().st_mtime_ns for f in files]
     assert main(["train", str(work_dir), "--model", "embed", "--epochs", "1", "--quiet", "--run-dir",

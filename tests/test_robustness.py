@@ -201,7 +201,7 @@ def test_user_errors_are_one_line_but_bugs_keep_their_traceback(tmp_path, monkey
     def broken(*_):
         raise ValueError("operands could not be broadcast together")  # as numpy would
 
-    monkeypatch.setattr("voxage.training.data.read_manifest", broken)
+    monkeypatch.setattr("voxage.data.workdir.read_manifest", broken)
     (tmp_path / "work").mkdir()
     with pytest.raises(ValueError, match="broadcast"):
         main(["crossval", str(tmp_path / "work"), "--models", "cnn"])

@@ -10,24 +10,21 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from sklearn.metrics import ConfusionMatrixDisplay  # noqa: E402
 
 from voxage.labels import AGE_GROUPS  # noqa: E402
 
 
 def plot_confusion(cm, path: Path, title: str = "Confusion matrix") -> None:
+    """Each row as shares of its true class (classes differ in size), the clip count in the title."""
     cm = np.asarray(cm)
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(6, 5))
-    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            ax.text(j, i, f"{cm[i, j]}", ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(AGE_GROUPS)), AGE_GROUPS, rotation=45)
-    ax.set_yticks(range(len(AGE_GROUPS)), AGE_GROUPS)
+    ConfusionMatrixDisplay(norm, display_labels=AGE_GROUPS).plot(
+        ax=ax, cmap="Blues", values_format=".2f", xticks_rotation=45, im_kw={"vmin": 0, "vmax": 1})
     ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, label="share of true class")
+    ax.set_ylabel("true (row: share of that class)")
+    ax.set_title(f"{title}\n{int(cm.sum())} clips")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
