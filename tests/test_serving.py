@@ -138,6 +138,8 @@ def test_browser_records_microphone_and_shows_prediction(server, synthetic_corpu
         assert page.inner_text("#age-group").split()[0].lower() in AGE_GROUPS
         assert len(page.query_selector_all("#bars .bar")) == 6
         assert "Judged" in page.inner_text("#status")
+        judged = float(page.inner_text("#status").split()[1])
+        assert 2.0 <= judged <= 4.5  # the AudioWorklet recorder kept every block of the 3 s recording
         page.screenshot(path=str(output_dir / "browser-prediction.png"), full_page=True)
         browser.close()
     assert (output_dir / "browser-prediction.png").stat().st_size > 5000
