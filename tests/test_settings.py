@@ -13,6 +13,7 @@ from voxage.cli_flags import from_flags
 from voxage.data.prepare import PrepareConfig
 from voxage.data.split import SplitConfig
 from voxage.errors import ConfigError
+from voxage.features import FeatureConfig
 from voxage.training.config import TrainConfig
 
 
@@ -50,6 +51,7 @@ def test_every_field_has_a_flag_and_flags_reach_the_config():
     lambda: TrainConfig(max_epochs=0), lambda: TrainConfig(lr=-1.0), lambda: TrainConfig(model="transformer"),
     lambda: TrainConfig(weighting="age"), lambda: ClipPolicy(min_seconds=5, max_seconds=2),
     lambda: SplitConfig(val_fraction=0.6, test_fraction=0.5), lambda: PrepareConfig(["c"], "w", workers=0),
+    lambda: FeatureConfig(fmax=9000.0), lambda: FeatureConfig(n_mels=0),
 ])
 def test_bad_settings_fail_where_they_are_defined(make):
     with pytest.raises(ConfigError):

@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from voxage.data.records import Clip
-from voxage.data.split import SplitConfig, speaker_folds, split_clips
+from voxage.data.split import SplitConfig, split_clips
 from voxage.labels import AGE_GROUPS
 
 
@@ -58,6 +58,8 @@ def test_cap_per_speaker_and_fixed_seed():
 
 
 def test_speaker_folds_partition_speakers():
+    from voxage.training.crossval import speaker_folds
+
     clips = _corpus([(cls, 4 + s) for cls in range(6) for s in range(5)])
     folds = speaker_folds(clips, 5)
     assert set().union(*folds) == {c.speaker for c in clips}

@@ -129,20 +129,3 @@ def split_clips(clips: list[Clip], cfg: SplitConfig) -> dict[str, str]:
             out.update({c.key: split for c in members[s]})
     return out
 
-
-def speaker_folds(clips: list[Clip], k: int, seed: int = 0) -> list[set[str]]:
-    """k sets of speakers, stratified by speaker class, balanced by clip count (for grouped CV)."""
-    rng = random.Random(seed)
-    speakers = _by_speaker(sorted(clips, key=lambda c: c.key))
-    folds: list[set[str]] = [set() for _ in range(k)]
-    sizes = [0] * k
-    for group in AGE_GROUPS:
-        members = [s for s, v in speakers.items() if speaker_class(v) == group]
-        members.sort(key=lambda s: (-len(speakers[s]), rng.random()))
-        counts = [0] * k
-        for s in members:
-            i = min(range(k), key=lambda j: (counts[j], sizes[j], rng.random()))
-            folds[i].add(s)
-            counts[i] += len(speakers[s])
-            sizes[i] += len(speakers[s])
-    return folds

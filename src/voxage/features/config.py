@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from voxage.audio.io import SAMPLE_RATE
+from voxage.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,13 @@ class FeatureConfig:
     fmin: float = 20.0
     fmax: float = 8000.0
     frame_length: int = 160  # 10 ms waveform frames: the time step of the sequence models
+
+    def __post_init__(self):
+        if min(self.sample_rate, self.n_fft, self.hop_length, self.n_mels, self.frame_length) < 1 \
+                or self.clip_seconds <= 0:
+            raise ConfigError(f"feature sizes must be positive: {self}")
+        if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ConfigError(f"need 0 <= fmin < fmax <= sample_rate / 2, got {self.fmin}, {self.fmax}")
 
     @property
     def num_samples(self) -> int:

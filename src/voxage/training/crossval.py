@@ -11,6 +11,7 @@ import json
 import logging
 import random
 import shutil
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -19,7 +20,6 @@ import numpy as np
 from voxage.data.atomic import write_json_atomic, write_text_atomic
 from voxage.data.manifest import Row
 from voxage.data.records import Clip
-from voxage.data.split import speaker_folds
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
 from voxage.errors import DataError
@@ -31,7 +31,7 @@ from voxage.evaluation.plots import (
     plot_language_scores,
     plot_recall_bars,
 )
-from voxage.labels import AGE_GROUPS, GENDERS
+from voxage.labels import AGE_GROUPS, GENDERS, class_index
 from voxage.models.artifact import ModelArtifact
 from voxage.training.config import TrainConfig
 from voxage.training.fit import fit
@@ -39,6 +39,20 @@ from voxage.training.fit import fit
 log = logging.getLogger(__name__)
 
 SUMMARY_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "macro_f1", "accuracy")
+
+
+def speaker_folds(clips: list[Clip], k: int, seed: int = 0) -> list[set[str]]:
+    """k disjoint sets of speakers whose age-group mix is as close to the whole corpus's as whole speakers allow
+    (scikit-learn's StratifiedGroupKFold, shuffled by `seed`)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    clips = sorted(clips, key=lambda c: c.key)
+    labels = [class_index(c.age_group) for c in clips]
+    with warnings.catch_warnings():  # "the least populated class has only 3 members": true, and expected here
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        folds = StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(
+            np.zeros(len(clips)), labels, [c.speaker for c in clips])
+        return [{clips[i].speaker for i in test} for _, test in folds]
 
 
 def fold_ids(rows: list[Row], k: int, method: str, seed: int, test_corpus: str | None = None) -> list[int]:
