@@ -51,7 +51,7 @@ def test_ddp_two_processes_on_cpu(work):
     run = work / "runs" / "ddp"
     proc = subprocess.run([sys.executable, "-m", "voxage", "train", str(work), "--model", "cnn", "--epochs", "2",
                            "--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--run-dir", str(run),
-                           "--quiet"], capture_output=True, text=True, timeout=300)
+                           "-v"], capture_output=True, text=True, timeout=300)  # -v: Lightning's start-up lines
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "distributed_backend=gloo" in proc.stderr and "All distributed processes registered" in proc.stderr
     assert proc.stdout.count("model saved") == 1  # only rank 0 writes the model

@@ -207,7 +207,7 @@ def _verbosity(subcommand: bool) -> argparse.ArgumentParser:
     """-v/-q before or after the subcommand; after it they only count when given (SUPPRESS keeps the first)."""
     p = argparse.ArgumentParser(add_help=False)
     unset = {"default": argparse.SUPPRESS} if subcommand else {}
-    p.add_argument("-v", "--verbose", action="count", help="more detail in the log (-vv: library logs too)",
+    p.add_argument("-v", "--verbose", action="count", help="more detail in the log, Lightning's included",
                    **(unset or {"default": 0}))
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only, no progress bars",
                    **(unset or {"default": False}))
@@ -221,8 +221,8 @@ class _LogFormat(logging.Formatter):
 
 
 def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
-    """voxage's log to stderr (results go to stdout): info by default, warnings with -q, debug with -v;
-    Lightning's own info lines only with -vv."""
+    """voxage's log to stderr (results go to stdout): info by default, warnings with -q, debug with -v
+    (which also lets Lightning's start-up lines through: `training.fit`)."""
     logger = logging.getLogger("voxage")
     for handler in [h for h in logger.handlers if getattr(h, "voxage_cli", False)]:
         logger.removeHandler(handler)
@@ -232,7 +232,6 @@ def configure_logging(verbose: int = 0, quiet: bool = False) -> None:
     logger.addHandler(handler)
     logger.propagate = False
     logger.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("lightning").setLevel(logging.INFO if verbose > 1 else logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:

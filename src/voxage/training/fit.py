@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from voxage.training.config import TrainConfig
 from voxage.training.data import AgeDataModule
 from voxage.training.module import AgeClassifier
 
+log = logging.getLogger(__name__)
+
 
 def _parse_devices(devices: str):
     return int(devices) if str(devices).isdigit() else devices
@@ -45,6 +48,10 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     if not resume and last.is_file():
         raise DataError(f"{run_dir} already holds a run; pass --resume to continue it or choose --run-dir")
     cfg = cfg.resolved()
+    log.debug("training %s with %s", run_dir, cfg)
+    # Lightning's own info lines (accelerators found, tips) only when voxage logs at debug level (-v)
+    chatty = log.isEnabledFor(logging.DEBUG)
+    logging.getLogger("lightning.pytorch").setLevel(logging.INFO if chatty else logging.WARNING)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     cache, rows = load_work_dir(work_dir)
     kind = model_input(cfg.model)
