@@ -13,7 +13,8 @@ from voxage.audio import load_audio
 from .conftest import speech_clips
 
 
-@pytest.mark.parametrize("module", ["voxage", "voxage.inference.predictor", "voxage.inference.batch"])
+@pytest.mark.parametrize("module", ["voxage", "voxage.inference.predictor", "voxage.inference.prediction",
+                                    "voxage.inference.batch"])
 def test_docstring_examples_run(module):
     import importlib
 
