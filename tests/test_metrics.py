@@ -13,3 +13,10 @@ def test_metrics_on_a_known_confusion():
     assert m["off_by_one_accuracy"] == pytest.approx(6 / 8)
     assert m["per_class"]["teens"]["precision"] == pytest.approx(2 / 3)
     assert m["confusion_matrix"][5][4] == 1
+
+
+def test_no_clips_score_zeros_instead_of_failing():
+    """An empty split, or gender metrics on a corpus with no gender labels, must not stop a crossval."""
+    m = summarize(np.array([], dtype=int), np.array([], dtype=int), np.zeros((0, 6)))
+    assert m["n"] == 0 and m["balanced_accuracy"] == 0.0 and m["confusion_matrix"] == [[0] * 6] * 6
+    assert "loss" not in m

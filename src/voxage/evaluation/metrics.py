@@ -13,8 +13,14 @@ def summarize(y_true, y_pred, probs: np.ndarray | None = None, classes: tuple[st
     macro-F1 over the classes present, per-class P/R/F1, and off-by-one accuracy: within one decade of the truth."""
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     labels = np.arange(len(classes))
-    cm = confusion_matrix(y_true, y_pred, labels=labels) if len(y_true) else np.zeros((len(classes),) * 2, int)
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    if len(y_true):
+        cm = confusion_matrix(y_true, y_pred, labels=labels)
+        precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                                         zero_division=0)
+    else:  # scikit-learn refuses empty input; an empty split or a corpus without gender labels scores zeros
+        cm = np.zeros((len(classes),) * 2, dtype=np.int64)
+        precision = recall = f1 = np.zeros(len(classes))
+        support = np.zeros(len(classes), dtype=np.int64)
     present = support > 0
     out = {
         "n": int(len(y_true)),
