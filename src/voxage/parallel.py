@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from multiprocessing import get_context
+from multiprocessing.pool import Pool
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -27,3 +30,11 @@ def single_threaded_children():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextmanager
+def worker_pool(workers: int, init: Callable, initargs: tuple = ()) -> Iterator[Pool]:
+    """`workers` fresh (spawned: no forked ONNX or torch state) processes, each with one BLAS thread, each running
+    `init(*initargs)` once."""
+    with single_threaded_children(), get_context("spawn").Pool(workers, init, initargs) as pool:
+        yield pool

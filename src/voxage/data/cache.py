@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from voxage.data.records import Clip
 from voxage.errors import DataError
 from voxage.features import FeatureConfig
 from voxage.features.frontends import FRONTENDS, FrontEnd
-from voxage.parallel import single_threaded_children
+from voxage.parallel import worker_pool
 
 
 def prepared_frontends() -> list[FrontEnd]:
@@ -113,8 +112,7 @@ def build_cache(
             statuses[key] = status
             bar.update()
     else:
-        with single_threaded_children(), get_context("spawn").Pool(
-                workers, _init_worker, (str(cache.root), cache.cfg.to_dict(), policy)) as pool:
+        with worker_pool(workers, _init_worker, (str(cache.root), cache.cfg.to_dict(), policy)) as pool:
             for key, status, _ in pool.imap_unordered(_work, todo, chunksize=4):
                 statuses[key] = status
                 bar.update()

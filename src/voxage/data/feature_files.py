@@ -3,7 +3,6 @@ clip under WORK_DIR/features/KIND/vVERSION, computed on first use by parallel wo
 
 from __future__ import annotations
 
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from voxage.data.atomic import write_npy_atomic
 from voxage.data.manifest import Row
 from voxage.features import FeatureConfig
 from voxage.features.frontends import FrontEnd, frontend
-from voxage.parallel import single_threaded_children
+from voxage.parallel import worker_pool
 
 
 class FeatureFiles:
@@ -61,7 +60,7 @@ def ensure_features(work_dir: Path, rows: list[Row], fe: FrontEnd, cfg: FeatureC
             _compute(item)
             bar.update()
     else:
-        with single_threaded_children(), get_context("spawn").Pool(workers, _init, (fe.name, cfg.to_dict())) as pool:
+        with worker_pool(workers, _init, (fe.name, cfg.to_dict())) as pool:
             for _ in pool.imap_unordered(_compute, todo, chunksize=4):
                 bar.update()
     bar.close()

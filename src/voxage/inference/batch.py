@@ -9,12 +9,11 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from voxage.audio import AudioError
 from voxage.inference.prediction import Prediction
-from voxage.parallel import single_threaded_children
+from voxage.parallel import worker_pool
 
 AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".webm", ".aac"})
 
@@ -89,9 +88,7 @@ def predict_files(files: list[Path], predictor, workers: int = 1) -> Iterator[Fi
         for f in files:
             yield judge(predictor, f)
         return
-    # one BLAS/OpenMP thread per worker: more would fight over the cores (2 workers ran slower than 1)
-    with single_threaded_children(), get_context("spawn").Pool(
-            workers, _init, (type(predictor), str(predictor.model_path))) as pool:
+    with worker_pool(workers, _init, (type(predictor), str(predictor.model_path))) as pool:
         yield from pool.imap(_judge, [str(f) for f in files], chunksize=4)
 
 

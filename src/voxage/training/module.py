@@ -31,7 +31,7 @@ class AgeClassifier(L.LightningModule):
     def __init__(self, model: nn.Module, kind: str, lr: float = 1e-3, weight_decay: float = 1e-6,
                  augment: bool = True, optimizer: str = "adam"):
         super().__init__()
-        self.model, self.frontend = training_layout(model), frontend(kind)
+        self.model, self.kind = training_layout(model), kind  # the name: a front-end may hold an ONNX session
         self.save_hyperparameters(ignore=["model"])
 
     def forward(self, x):
@@ -40,7 +40,7 @@ class AgeClassifier(L.LightningModule):
     def _step(self, batch, stage: str):
         x, y, w, gender = batch
         if stage == "train" and self.hparams.augment:
-            x = self.frontend.augment(x)
+            x = frontend(self.kind).augment(x)
         ordinal = getattr(self.model, "ordinal", False)
         age, sex = split_outputs(self(x), ordinal)
         loss = (age_loss(age, y, ordinal) * w).sum() / w.sum()
