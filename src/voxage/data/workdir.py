@@ -13,10 +13,14 @@ from voxage.features import FeatureConfig
 
 
 def load_work_dir(work_dir: Path) -> tuple[FeatureCache, list[Row]]:
-    work_dir = Path(work_dir)
-    rows = read_manifest(work_dir / "manifest.tsv")
-    cfg = FeatureConfig.from_dict(json.loads((work_dir / "cache" / "config.json").read_text()))
-    return FeatureCache(work_dir / "cache", cfg), rows
+    rows = read_manifest(Path(work_dir) / "manifest.tsv")
+    return open_cache(work_dir), rows
+
+
+def open_cache(work_dir: Path) -> FeatureCache:
+    """The prepare cache, with the feature settings it was built with."""
+    root = Path(work_dir) / "cache"
+    return FeatureCache(root, FeatureConfig.from_dict(json.loads((root / "config.json").read_text())))
 
 
 def clip_policy(work_dir: Path) -> ClipPolicy:

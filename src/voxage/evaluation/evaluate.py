@@ -12,7 +12,7 @@ from voxage.data.dataset import CachedClips
 from voxage.data.manifest import Row
 from voxage.data.stores import aligned_store, feature_store
 from voxage.data.weights import sample_weights
-from voxage.data.workdir import load_work_dir, run_config
+from voxage.data.workdir import load_work_dir, open_cache, run_config
 from voxage.errors import DataError
 from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.metrics import summarize
@@ -28,8 +28,7 @@ def model_outputs(model: torch.nn.Module, dataset: CachedClips, batch_size: int 
 
 def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with_probs: bool = False) -> dict:
     """Age metrics, calibration (ECE) and, for models with a gender output, gender balanced accuracy."""
-    cache, _ = load_work_dir(work_dir)
-    store = feature_store(work_dir, cache, artifact.input_kind, rows)
+    store = feature_store(work_dir, open_cache(work_dir), artifact.input_kind, rows)
     model = artifact.build()
     dataset = CachedClips(aligned_store(store, model, rows), rows)
     out = model_outputs(model, dataset)
