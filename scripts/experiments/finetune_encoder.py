@@ -36,7 +36,9 @@ from voxage.features.ge2e_frontend import encoder_windows
 from voxage.features.voice_embedding import MAX_SECONDS, SAMPLE_RATE, SPEAKER_DIM
 from voxage.labels import AGE_GROUPS
 from voxage.models.embed_head import EmbedHead
+from voxage.models.outputs import age_probabilities
 from voxage.training.crossval import fold_ids
+from voxage.training.module import age_loss
 
 K = len(AGE_GROUPS)
 
@@ -45,6 +47,11 @@ def ge2e():
     from resemblyzer import VoiceEncoder
 
     return VoiceEncoder("cpu", verbose=False)
+
+
+def window_starts(counts: np.ndarray) -> np.ndarray:
+    """Index of each clip's first window in the concatenated window arrays."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]])
 
 
 def lower_layer_outputs(rows, cache: Path) -> tuple[torch.Tensor, np.ndarray]:
@@ -82,15 +89,15 @@ class Top(torch.nn.Module):
     def utterances(self, seqs: torch.Tensor, counts: np.ndarray) -> np.ndarray:
         """resemblyzer's embed_utterance: window vectors averaged, normalised again."""
         e = torch.cat([self.embed(seqs[i:i + 512].float()) for i in range(0, len(seqs), 512)]).numpy()
-        means = np.add.reduceat(e, np.concatenate([[0], np.cumsum(counts)[:-1]])) / counts[:, None]
+        means = np.add.reduceat(e, window_starts(counts)) / counts[:, None]
         return means / np.linalg.norm(means, axis=1, keepdims=True)
 
 
 def fine_tune(top: Top, seqs, counts, train: np.ndarray, y: np.ndarray, w: np.ndarray, epochs: int, lr: float,
               seed: int) -> Top:
     rng = np.random.default_rng(seed)
-    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    older = torch.tensor((y[train][:, None] > np.arange(K - 1)[None]).astype(np.float32))
+    start = window_starts(counts)
+    labels = torch.from_numpy(y[train])
     weight = torch.tensor(w, dtype=torch.float32)
     opt = torch.optim.Adam([{"params": [*top.lstm.parameters(), *top.linear.parameters()], "lr": 0.0},
                             {"params": top.head.parameters(), "lr": 1e-2}])
@@ -99,8 +106,7 @@ def fine_tune(top: Top, seqs, counts, train: np.ndarray, y: np.ndarray, w: np.nd
         pick = start[train] + (rng.random(len(train)) * counts[train]).astype(int)
         for b in np.array_split(rng.permutation(len(train)), max(1, len(train) // 64)):
             logits = top.head(top.embed(seqs[pick[b]].float()) * 10)  # unit vectors: scale to useful logits
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, older[b], reduction="none")
-            loss = (loss.sum(1) * weight[b]).mean()
+            loss = (age_loss(logits, labels[b], ordinal=True) * weight[b]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -110,14 +116,9 @@ def fine_tune(top: Top, seqs, counts, train: np.ndarray, y: np.ndarray, w: np.nd
 def frank_hall_probe(x_train, y_train, w, x_test) -> np.ndarray:
     """Class probabilities from five 'older than group k' logistic regressions on standardised vectors."""
     mu, sd = x_train.mean(0), x_train.std(0) + 1e-4
-    older = np.ones((len(x_test), K + 1))
-    older[:, K] = 0
-    for k in range(K - 1):
-        m = LogisticRegression(C=3e-4, max_iter=3000).fit((x_train - mu) / sd, y_train > k, sample_weight=w)
-        older[:, k + 1] = m.predict_proba((x_test - mu) / sd)[:, 1]
-    older = np.minimum.accumulate(older, axis=1)
-    p = np.clip(older[:, :K] - older[:, 1:], 1e-6, None)
-    return p / p.sum(1, keepdims=True)
+    older = [LogisticRegression(C=3e-4, max_iter=3000).fit((x_train - mu) / sd, y_train > k, sample_weight=w)
+             .decision_function((x_test - mu) / sd) for k in range(K - 1)]
+    return age_probabilities(np.stack(older, axis=1), ordinal=True)
 
 
 def probe(vectors, rows, train, test, y, w) -> dict:
