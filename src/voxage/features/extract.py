@@ -40,16 +40,21 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax:
 
 @lru_cache(maxsize=8)
 def _window(n_fft: int) -> np.ndarray:
-    return np.hanning(n_fft + 1)[:-1].astype(np.float32)
+    return np.hanning(n_fft + 1)[:-1].astype(np.float32)  # periodic Hann
+
+
+def power_spectrogram(wave: np.ndarray, n_fft: int, hop: int, pad_mode: str = "reflect") -> np.ndarray:
+    """(frames, n_fft // 2 + 1) float32 power of Hann-windowed frames centred on every hop (librosa's center=True)."""
+    padded = np.pad(wave.astype(np.float32), (n_fft // 2, n_fft // 2), mode=pad_mode)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop]
+    spectrum = np.fft.rfft(frames * _window(n_fft), axis=1)
+    return (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
 
 
 def log_mel(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     """(n_mels, frames) log-mel, normalised per utterance to zero mean and unit variance."""
-    pad = cfg.n_fft // 2
-    padded = np.pad(wave.astype(np.float32), (pad, pad), mode="reflect")
-    frames = np.lib.stride_tricks.sliding_window_view(padded, cfg.n_fft)[:: cfg.hop_length]
-    power = np.abs(np.fft.rfft(frames * _window(cfg.n_fft), axis=1)) ** 2
+    power = power_spectrogram(wave, cfg.n_fft, cfg.hop_length)
     fb = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
-    mel = np.log(power.astype(np.float32) @ fb.T + 1e-6).T
+    mel = np.log(power @ fb.T + 1e-6).T
     return ((mel - mel.mean()) / (mel.std() + 1e-5)).astype(np.float32)
 

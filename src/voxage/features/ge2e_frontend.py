@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from voxage.features.config import SAMPLE_RATE
+from voxage.features.extract import power_spectrogram
 
 N_FFT, HOP, N_MELS = 400, 160, 40  # 25 ms windows every 10 ms
 WINDOW_FRAMES = 160  # one partial utterance: 1.6 s
@@ -72,12 +73,7 @@ def mel_filters() -> np.ndarray:
 
 def mel_spectrogram(wave: np.ndarray) -> np.ndarray:
     """Power mel spectrogram (frames, 40), not logged (the encoder was trained on it so); centred frames."""
-    padded = np.pad(wave.astype(np.float32), (N_FFT // 2, N_FFT // 2))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
-    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
-    spectrum = np.fft.rfft(frames * window, axis=1)
-    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
-    return power @ mel_filters().T
+    return power_spectrogram(wave, N_FFT, HOP, pad_mode="constant") @ mel_filters().T  # resemblyzer pads zeros
 
 
 def partial_starts(n_samples: int) -> list[int]:
