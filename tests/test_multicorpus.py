@@ -150,6 +150,27 @@ def test_language_shift_moves_languages_onto_the_reference_and_shrinks_small_one
     assert np.allclose(head.shift_for("never-heard"), 0)
 
 
+def test_language_shift_keeps_the_age_of_a_language_whose_speakers_are_all_old():
+    """Raw language means would move a language of old speakers onto the reference's young-and-old mean and so make
+    them sound middle-aged; the age-adjusted shift moves only what the language itself adds."""
+    from voxage.models.embed_head import EmbedHead
+
+    rng = np.random.default_rng(0)
+    age_axis, language_axis = np.eye(8)[0] * 2.0, np.eye(8)[1] * 3.0
+    langs = ["en"] * 400 + ["it"] * 200 + ["rw"] * 200
+    ages = ["teens"] * 200 + ["sixties"] * 200 + ["sixties"] * 200 + ["teens", "sixties"] * 100
+    old = np.array([a == "sixties" for a in ages])
+    x = rng.normal(0, 0.1, (800, 8)) + old[:, None] * age_axis + np.array([la != "en" for la in langs])[:, None] * \
+        language_axis
+    speakers = [f"s{i}" for i in range(800)]
+    head = EmbedHead(in_dim=8, languages=["en", "it", "rw"])
+    head.fit_language_shift(x, langs, speakers, np.ones(len(x)), traits=[ages])
+    for la in ("it", "rw"):  # the language part goes, the age part stays
+        assert np.allclose(head.shift_for(la), -language_axis, atol=0.1)
+    head.fit_language_shift(x, langs, speakers, np.ones(len(x)))  # without traits: raw means, it loses its age
+    assert head.shift_for("it")[0] < -0.8
+
+
 def test_ordinal_outputs_are_probabilities_and_the_loss_knows_the_order():
     from voxage.models.outputs import age_probabilities
     from voxage.training.module import age_loss

@@ -6,6 +6,8 @@ graph in front of it (`voxage.models.onnx_export`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import nn
@@ -50,20 +52,32 @@ class EmbedHead(nn.Module):
         self.std.copy_(x.std(0).clamp(min=1e-4))
 
     def fit_language_shift(self, x: np.ndarray, languages: list[str], speakers: list[str], weights: np.ndarray,
-                           prior_speakers: float = 3.0) -> None:
-        """x (clips, in_dim) of the training clips. Each language's weighted mean moves towards the overall mean,
-        by n / (n + prior_speakers) of the way for a language with n speakers: a language heard from 3 speakers,
-        all young, says more about them than about the language, and moving it all the way would erase their age
-        (speaker-grouped balanced accuracy over all languages 0.331 with the shrinkage, 0.281 without)."""
-        of, who = np.asarray(languages), np.asarray(speakers)
-        overall = np.average(x, axis=0, weights=weights)
-        shift = {}
-        for la in self.languages:
-            mine = of == la
-            n = len(set(who[mine]))
-            shift[la] = n / (n + prior_speakers) * (overall - np.average(x[mine], axis=0, weights=weights[mine]))
-        reference = shift[self.languages[0]]  # the reference language stays where it is: prediction never shifts
-        self.language_shift.copy_(torch.from_numpy(np.stack([shift[la] - reference for la in self.languages])))
+                           traits: Sequence[Sequence] = (), prior_speakers: float = 3.0, sweeps: int = 20) -> None:
+        """x (clips, in_dim) of the training clips; traits: per-clip labels that also move a language's mean (age
+        group, gender). Each language's shift is its own effect in the weighted additive model x = overall + one
+        effect per trait value + one per language, fitted by backfitting: a language whose speakers are mostly young
+        has a young mean, and moving that mean onto English's would make its young voices sound older. Each language
+        effect shrinks towards zero by n / (n + prior_speakers) for a language with n speakers. Speaker-grouped
+        balanced accuracy over all languages, 5 folds x 3 fold seeds: 0.33 with age-adjusted effects, 0.29 with raw
+        language means; English speakers never heard unchanged (README)."""
+        w = np.asarray(weights, dtype=np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        residual = x - np.average(x, axis=0, weights=w)
+        lang_codes = np.array([self.languages.index(la) for la in languages])
+        n_speakers = np.array([len({s for s, la in zip(speakers, lang_codes) if la == i})
+                               for i in range(len(self.languages))])
+        groups = [np.unique(np.asarray(t), return_inverse=True)[1] for t in traits]
+        effects = [np.zeros_like(residual) for _ in groups]
+        language = np.zeros((len(self.languages), x.shape[1]))
+        for _ in range(sweeps if groups else 1):
+            for j, codes in enumerate(groups):
+                others = residual - language[lang_codes] - sum(e for i, e in enumerate(effects) if i != j)
+                effects[j] = _weighted_group_means(others, codes, w)[codes]
+            language = _weighted_group_means(residual - sum(effects, np.zeros_like(residual)), lang_codes, w,
+                                             len(self.languages))
+            language *= (n_speakers / (n_speakers + prior_speakers))[:, None]
+        # the reference language stays where it is: prediction never shifts
+        self.language_shift.copy_(torch.from_numpy(language[0] - language).float())
 
     def shift_for(self, language: str) -> np.ndarray:
         """What to add to a vector of this language (zero for the reference and for languages never trained on)."""
@@ -74,3 +88,11 @@ class EmbedHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) / self.std
         return self.net(x) if self.gender is None else torch.cat([self.net(x), self.gender(x)], dim=1)
+
+
+def _weighted_group_means(values: np.ndarray, codes: np.ndarray, weights: np.ndarray,
+                          groups: int | None = None) -> np.ndarray:
+    """(groups, dim) weighted mean of the rows of each group (zero for a group with no weight)."""
+    onehot = np.eye(groups or codes.max() + 1)[codes] * weights[:, None]
+    totals = onehot.sum(0)
+    return (onehot.T @ values) / np.where(totals > 0, totals, 1.0)[:, None]
