@@ -164,10 +164,10 @@ def test_language_shift_keeps_the_age_of_a_language_whose_speakers_are_all_old()
         language_axis
     speakers = [f"s{i}" for i in range(800)]
     head = EmbedHead(in_dim=8, languages=["en", "it", "rw"])
-    head.fit_language_shift(x, langs, speakers, np.ones(len(x)), traits=[ages])
+    head.fit_language_shift(x, langs, speakers, np.ones(len(x)), ages=ages)
     for la in ("it", "rw"):  # the language part goes, the age part stays
         assert np.allclose(head.shift_for(la), -language_axis, atol=0.1)
-    head.fit_language_shift(x, langs, speakers, np.ones(len(x)))  # without traits: raw means, it loses its age
+    head.fit_language_shift(x, langs, speakers, np.ones(len(x)))  # without ages: raw means, it loses its age
     assert head.shift_for("it")[0] < -0.8
 
 

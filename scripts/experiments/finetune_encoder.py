@@ -125,7 +125,7 @@ def probe(vectors, rows, train, test, y, w) -> dict:
     languages = [la for la, _ in Counter(rows[i].language for i in train).most_common()]
     head = EmbedHead(in_dim=vectors.shape[1], languages=languages)
     head.fit_language_shift(vectors[train], [rows[i].language for i in train], [rows[i].speaker for i in train], w,
-                            traits=[[rows[i].age_group for i in train]])
+                            ages=[rows[i].age_group for i in train])
     x = vectors + np.stack([head.shift_for(r.language) for r in rows])
     p = frank_hall_probe(x[train], y[train], w, x[test])
     m = summarize(y[test], p.argmax(1), p)

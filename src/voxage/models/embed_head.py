@@ -52,31 +52,29 @@ class EmbedHead(nn.Module):
         self.std.copy_(x.std(0).clamp(min=1e-4))
 
     def fit_language_shift(self, x: np.ndarray, languages: list[str], speakers: list[str], weights: np.ndarray,
-                           traits: Sequence[Sequence] = (), prior_speakers: float = 3.0, sweeps: int = 20) -> None:
-        """x (clips, in_dim) of the training clips; traits: per-clip labels that also move a language's mean (age
-        group, gender). Each language's shift is its own effect in the weighted additive model x = overall + one
-        effect per trait value + one per language, fitted by backfitting: a language whose speakers are mostly young
-        has a young mean, and moving that mean onto English's would make its young voices sound older. Each language
-        effect shrinks towards zero by n / (n + prior_speakers) for a language with n speakers, since 3 speakers say
-        as much about themselves as about their language (0.331 vs 0.281 without the shrinkage). `voxage crossval`,
-        5 folds x 3 fold seeds, all languages: 0.318 with the age-adjusted shift, 0.306 with raw language means;
-        English speakers never heard 0.316 vs 0.327, within the fold spread (README)."""
+                           ages: Sequence[str] | None = None, prior_speakers: float = 3.0, sweeps: int = 20) -> None:
+        """x (clips, in_dim) of the training clips. With ages, each language's shift is its own effect in the weighted
+        additive model x = overall + age-group effect + language effect, fitted by backfitting: a language whose
+        speakers are mostly young has a young mean, and moving that mean onto English's would make its young voices
+        sound older (without ages: the raw language means). Each language effect shrinks towards zero by
+        n / (n + prior_speakers) for a language with n speakers, since 3 speakers say as much about themselves as
+        about their language (0.331 vs 0.281 without the shrinkage). `voxage crossval`, 5 folds x 3 fold seeds, all
+        languages: 0.318 with the age-adjusted shift, 0.306 with raw language means; English speakers never heard
+        0.316 vs 0.327, within the fold spread (README). Gender as a second adjusting label did not help."""
         w = np.asarray(weights, dtype=np.float64)
         x = np.asarray(x, dtype=np.float64)
         residual = x - np.average(x, axis=0, weights=w)
-        lang_codes = np.array([self.languages.index(la) for la in languages])
-        n_speakers = np.array([len({s for s, la in zip(speakers, lang_codes) if la == i})
-                               for i in range(len(self.languages))])
-        groups = [np.unique(np.asarray(t), return_inverse=True)[1] for t in traits]
-        effects = [np.zeros_like(residual) for _ in groups]
+        code_of = {la: i for i, la in enumerate(self.languages)}
+        lang_codes = np.array([code_of[la] for la in languages])
+        n_speakers = np.bincount([code for code, _ in set(zip(lang_codes, speakers))], minlength=len(self.languages))
+        shrink = (n_speakers / (n_speakers + prior_speakers))[:, None]
         language = np.zeros((len(self.languages), x.shape[1]))
-        for _ in range(sweeps if groups else 1):
-            for j, codes in enumerate(groups):
-                others = residual - language[lang_codes] - sum(e for i, e in enumerate(effects) if i != j)
-                effects[j] = _weighted_group_means(others, codes, w)[codes]
-            language = _weighted_group_means(residual - sum(effects, np.zeros_like(residual)), lang_codes, w,
-                                             len(self.languages))
-            language *= (n_speakers / (n_speakers + prior_speakers))[:, None]
+        age_effect = 0.0
+        age_codes = None if ages is None else np.unique(np.asarray(ages), return_inverse=True)[1]
+        for _ in range(1 if age_codes is None else sweeps):
+            if age_codes is not None:
+                age_effect = _weighted_group_means(residual - language[lang_codes], age_codes, w)[age_codes]
+            language = shrink * _weighted_group_means(residual - age_effect, lang_codes, w, len(self.languages))
         # the reference language stays where it is: prediction never shifts
         self.language_shift.copy_(torch.from_numpy(language[0] - language).float())
 
@@ -93,7 +91,11 @@ class EmbedHead(nn.Module):
 
 def _weighted_group_means(values: np.ndarray, codes: np.ndarray, weights: np.ndarray,
                           groups: int | None = None) -> np.ndarray:
-    """(groups, dim) weighted mean of the rows of each group (zero for a group with no weight)."""
-    onehot = np.eye(groups or codes.max() + 1)[codes] * weights[:, None]
-    totals = onehot.sum(0)
-    return (onehot.T @ values) / np.where(totals > 0, totals, 1.0)[:, None]
+    """(groups, dim) weighted mean of the rows of each group (zero for a group with no weight). A sparse
+    group-by-clip matrix: a dense one-hot would hold clips x languages floats on a full download."""
+    from scipy.sparse import csr_matrix
+
+    groups = groups or int(codes.max()) + 1
+    by_group = csr_matrix((weights, (codes, np.arange(len(codes)))), shape=(groups, len(codes)))
+    totals = np.asarray(by_group.sum(axis=1)).ravel()
+    return (by_group @ values) / np.where(totals > 0, totals, 1.0)[:, None]

@@ -70,7 +70,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         train = splits["train"]
         model.fit_language_shift(np.stack([store.read(r.key) for r in train]), [r.language for r in train],
                                  [r.speaker for r in train], sample_weights(train, cfg.weighting),
-                                 traits=[[r.age_group for r in train]])
+                                 ages=[r.age_group for r in train])
         store = aligned_store(store, model, every)
     dm = AgeDataModule(store, splits, cfg.batch_size, cfg.num_workers, cfg.weighting)
     if hasattr(model, "fit_normalization"):
