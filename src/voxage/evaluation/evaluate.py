@@ -15,7 +15,7 @@ from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir, open_cache, run_config
 from voxage.errors import DataError
 from voxage.evaluation.calibration import plot_reliability, reliability
-from voxage.evaluation.metrics import summarize
+from voxage.evaluation.metrics import add_speaker_weighted, summarize
 from voxage.evaluation.plots import plot_confusion, plot_curves
 from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
@@ -37,6 +37,7 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
     labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker")
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
+    add_speaker_weighted(report, labels, probs, [r.speaker for r in rows])
     # Weighted like the loss (each speaker once, each group equal): one prolific speaker does not decide it.
     report["reliability"] = {"before temperature": reliability(raw, labels, weights),
                              "after temperature": reliability(probs, labels, weights)}
@@ -78,9 +79,11 @@ def format_report(report: dict) -> str:
     lines = [
         f"model {report['model']} on {report['split']} ({report['n']} clips, {report['speakers']} speakers)",
         f"  accuracy           {report['accuracy']:.3f}",
-        f"  balanced accuracy  {report['balanced_accuracy']:.3f}",
+        f"  balanced accuracy  {report['balanced_accuracy']:.3f} (each speaker once: "
+        f"{report['speaker_balanced_accuracy']:.3f})",
         f"  macro-F1           {report['macro_f1']:.3f}",
-        f"  off-by-one decade  {report['off_by_one_accuracy']:.3f}",
+        f"  off-by-one decade  {report['off_by_one_accuracy']:.3f} (each speaker once: "
+        f"{report['speaker_off_by_one_accuracy']:.3f})",
         f"  loss               {report.get('loss', float('nan')):.3f}",
         f"  calibration error  {report['ece']:.3f} (ECE; {report['ece_uncalibrated']:.3f} before temperature)",
         f"  {'class':<10}{'precision':>10}{'recall':>8}{'support':>9}",

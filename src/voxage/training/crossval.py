@@ -25,7 +25,7 @@ from voxage.data.workdir import load_work_dir
 from voxage.errors import DataError
 from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.evaluate import evaluate_rows
-from voxage.evaluation.metrics import summarize
+from voxage.evaluation.metrics import add_speaker_weighted, summarize
 from voxage.evaluation.plots import (
     plot_confusion,
     plot_language_scores,
@@ -38,7 +38,8 @@ from voxage.training.fit import fit
 
 log = logging.getLogger(__name__)
 
-SUMMARY_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "macro_f1", "accuracy")
+SUMMARY_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "macro_f1", "accuracy", "speaker_balanced_accuracy",
+                "speaker_off_by_one_accuracy")
 
 
 def speaker_folds(clips: list[Clip], k: int, seed: int = 0) -> list[set[str]]:
@@ -117,6 +118,9 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                                            with_probs=True)
                     write_json_atomic(done, report)
                 report = json.loads(done.read_text())
+                # again: folds an older voxage finished lack it
+                add_speaker_weighted(report, report["labels"], report["probs"],
+                                     [by_key[key].speaker for key in report["keys"]])
                 folds.append({"seed": seed, "fold": f, **{key: report[key] for key in SUMMARY_KEYS}})
                 for key in pooled:
                     pooled[key] += report[key]
@@ -154,6 +158,7 @@ def summarize_model(folds: list[dict], seeds, seed_pooled: list[dict], pooled: d
                     by_key: dict[str, Row]) -> dict:
     labels, probs = np.asarray(pooled["labels"]), np.asarray(pooled["probs"])
     overall = summarize(labels, probs.argmax(1), probs)
+    add_speaker_weighted(overall, labels, probs, [by_key[key].speaker for key in pooled["keys"]])
     per_seed = {key: [float(np.mean([x[key] for x in folds if x["seed"] == s])) for s in seeds] for key in SUMMARY_KEYS}
     out = {
         "folds": folds,
@@ -189,9 +194,9 @@ def format_table(summary: dict) -> str:
              f"({', '.join(map(str, seeds))}), {summary['clips']} clips, {summary['speakers']} speakers"
              + (f"; test folds: the {summary['test_speakers']} speakers of {test}, trained with every other corpus"
                 if test else ""), "",
-             "| model | balanced acc (mean ± sd over folds) | per fold seed | off-by-one acc | macro-F1 "
-             "| ECE before / after temperature | gender balanced acc |",
-             "|---|---|---|---|---|---|---|"]
+             "| model | balanced acc (mean ± sd over folds) | per fold seed | each speaker once | off-by-one acc "
+             "| macro-F1 | ECE before / after temperature | gender balanced acc |",
+             "|---|---|---|---|---|---|---|---|"]
     for model, r in summary["models"].items():
         cal = r.get("calibration", {})
         ece = f"{cal['ece_uncalibrated']:.3f} / {cal['ece']:.3f}" if cal else "-"
@@ -199,6 +204,7 @@ def format_table(summary: dict) -> str:
         lines.append(
             f"| {model} | {r['balanced_accuracy_mean']:.3f} ± {r['balanced_accuracy_std']:.3f} | "
             f"{' / '.join(f'{x:.3f}' for x in r.get('balanced_accuracy_per_seed', []))} | "
+            f"{r['speaker_balanced_accuracy_mean']:.3f} ± {r['speaker_balanced_accuracy_std']:.3f} | "
             f"{r['off_by_one_accuracy_mean']:.3f} ± {r['off_by_one_accuracy_std']:.3f} | "
             f"{r['macro_f1_mean']:.3f} ± {r['macro_f1_std']:.3f} | {ece} | {sex} |")
     if all("per_class_recall" in r for r in summary["models"].values()):
