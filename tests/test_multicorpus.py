@@ -183,6 +183,20 @@ def test_ordinal_outputs_are_probabilities_and_the_loss_knows_the_order():
     assert far > near > age_loss(scores[:1], torch.tensor([3]), True)  # teens is further from fourties than fifties
 
 
+def test_frame_statistics_enter_the_head_at_their_own_scale():
+    """The second-layer frame mean (after speaker vector and prosody) is scaled down inside the head; at scale 0 it
+    must not move the output while the speaker vector still does."""
+    from voxage.features.voice_embedding import EMBED_DIM, FRAMES_DIM, SPEAKER_DIM
+    from voxage.models.embed_head import EmbedHead
+
+    head = EmbedHead(frames_scale=0.0).eval()
+    x = torch.randn(4, EMBED_DIM)
+    frames, speaker = x.clone(), x.clone()
+    frames[:, -FRAMES_DIM:] += 5.0
+    speaker[:, :SPEAKER_DIM] += 5.0
+    assert torch.allclose(head(x), head(frames)) and not torch.allclose(head(x), head(speaker))
+
+
 @pytest.mark.parametrize("ordinal", [False, True])
 def test_temperature_fixes_an_overconfident_toy_model(ordinal):
     from voxage.evaluation.calibration import fit_temperature, reliability

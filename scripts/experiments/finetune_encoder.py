@@ -33,7 +33,7 @@ from voxage.data.workdir import load_work_dir
 from voxage.evaluation.metrics import summarize
 from voxage.features.frontends import EmbedFrontEnd
 from voxage.features.ge2e_frontend import encoder_windows
-from voxage.features.voice_embedding import MAX_SECONDS, SAMPLE_RATE, SPEAKER_DIM
+from voxage.features.voice_embedding import MAX_SECONDS, PROSODY_NAMES, SAMPLE_RATE, SPEAKER_DIM
 from voxage.labels import AGE_GROUPS
 from voxage.models.embed_head import EmbedHead
 from voxage.models.outputs import age_probabilities
@@ -146,7 +146,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     cache, rows = load_work_dir(args.work_dir)
     prosody = np.stack([feature_store(args.work_dir, cache, EmbedFrontEnd.name, rows).read(r.key)
-                        for r in rows])[:, SPEAKER_DIM:]
+                        for r in rows])[:, SPEAKER_DIM:SPEAKER_DIM + len(PROSODY_NAMES)]
     seqs, counts = lower_layer_outputs(rows, args.out / "layer2.npy")
     y = np.array([AGE_GROUPS.index(r.age_group) for r in rows])
     speakers = np.array([r.speaker for r in rows])

@@ -26,6 +26,7 @@ from voxage.features.voice_embedding import (
     EMBED_VERSION,
     ENCODER_FILE,
     ENCODER_LICENSE,
+    FRAMES_DIM,
     PROSODY_NAMES,
     SPEAKER_DIM,
     SpeakerEncoder,
@@ -153,8 +154,9 @@ class MelFrontEnd(FrontEnd):
 
 @register
 class EmbedFrontEnd(FrontEnd):
-    """A GE2E speaker vector (256) plus prosody (7) per clip. The encoder runs outside torch: training caches its
-    vectors, and an exported model holds its graph, so the exported network reads encoder windows and prosody."""
+    """A GE2E speaker vector (256), prosody (7) and GE2E's second-layer frame mean (256) per clip. The encoder runs
+    outside torch: training caches its outputs, and an exported model holds its graph, so the exported network
+    reads encoder windows and prosody."""
 
     name = "embed"
     version = EMBED_VERSION
@@ -180,11 +182,13 @@ class EmbedFrontEnd(FrontEnd):
         return voice_inputs(wave)
 
     def network_input(self, windows, prosody):
-        return np.concatenate([self.encoder(windows), prosody], axis=1).astype(np.float32)
+        speaker, frames = self.encoder(windows)
+        return np.concatenate([speaker, prosody, frames], axis=1).astype(np.float32)
 
-    def export_inputs(self, cfg):
+    def export_inputs(self, cfg):  # the encoder graph's outputs `speaker` and `frames` feed the names alike
         return {"speaker": np.zeros((1, SPEAKER_DIM), np.float32),
-                "prosody": np.zeros((1, len(PROSODY_NAMES)), np.float32)}
+                "prosody": np.zeros((1, len(PROSODY_NAMES)), np.float32),
+                "frames": np.zeros((1, FRAMES_DIM), np.float32)}
 
     def model_kwargs(self, cfg):
         return {"in_dim": EMBED_DIM}

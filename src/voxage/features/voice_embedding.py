@@ -2,7 +2,9 @@
 
 The GE2E encoder (resemblyzer's weights, Apache-2.0, shipped as `assets/ge2e_encoder.onnx` with its licence;
 `scripts/export_ge2e.py` builds it) was trained to tell speakers apart, and age is one of the things that makes
-voices differ. Prosody adds what an ageing voice changes most. Everything here runs on numpy, webrtcvad, Praat
+voices differ. Prosody adds what an ageing voice changes most. The mean of the encoder's second LSTM layer over
+all frames adds what the speaker vector was trained to discard (0.361 vs 0.333 on English speakers never heard,
+linear probe, 5 folds x 3 fold seeds; README). Everything here runs on numpy, webrtcvad, Praat
 and ONNX Runtime; `voxage.features.frontends.EmbedFrontEnd` gives the embedding cache and the Predictor the
 same vector from the same code.
 """
@@ -17,14 +19,15 @@ import numpy as np
 from voxage.features.ge2e_frontend import SAMPLE_RATE, encoder_windows
 from voxage.features.prosody import PROSODY_NAMES, prosody
 
-EMBED_VERSION = 3  # bump when the vector changes: caches and models record it
-SPEAKER_DIM = 256
-EMBED_DIM = SPEAKER_DIM + len(PROSODY_NAMES)
+EMBED_VERSION = 4  # bump when the vector changes: caches and models record it
+SPEAKER_DIM = FRAMES_DIM = 256
+# The vector: speaker (256), prosody (7), second-layer frame mean (256).
+EMBED_DIM = SPEAKER_DIM + len(PROSODY_NAMES) + FRAMES_DIM
 MAX_SECONDS = 20.0  # longer uploads are judged on their first 20 s
 ENCODER_FILE = Path(str(resources.files("voxage") / "assets" / "ge2e_encoder.onnx"))
 ENCODER_LICENSE = ENCODER_FILE.with_name("GE2E-LICENSE")
 
-__all__ = ["EMBED_DIM", "EMBED_VERSION", "PROSODY_NAMES", "SAMPLE_RATE", "SPEAKER_DIM",
+__all__ = ["EMBED_DIM", "EMBED_VERSION", "FRAMES_DIM", "PROSODY_NAMES", "SAMPLE_RATE", "SPEAKER_DIM",
            "SpeakerEncoder", "onnx_session", "voice_inputs"]
 
 
@@ -45,11 +48,14 @@ def voice_inputs(wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class SpeakerEncoder:
-    """Encoder windows (n, 160, 40) -> one L2-normalised utterance vector (1, 256)."""
+    """Encoder windows (n, 160, 40) -> (one L2-normalised utterance vector (1, 256), the second LSTM layer's mean
+    output over every frame (1, 256))."""
 
     def __init__(self, path: Path = ENCODER_FILE):
         self.session = onnx_session(path)
 
-    def __call__(self, windows: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"windows": np.ascontiguousarray(windows, dtype=np.float32)})[0]
+    def __call__(self, windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        speaker, frames = self.session.run(["speaker", "frames"],
+                                           {"windows": np.ascontiguousarray(windows, dtype=np.float32)})
+        return speaker, frames
 
