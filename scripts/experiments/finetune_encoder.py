@@ -3,10 +3,12 @@
 Per fold, on the training speakers only: GE2E's top LSTM layer and projection (resemblyzer's float weights) are
 trained with an ordinal age head and the language-balanced weights, one random 1.6 s window per clip and epoch
 (the first epoch trains the head alone); the lower two layers stay frozen, so their outputs are computed once
-and cached. Then every clip's utterance vector is re-extracted, prosody appended, each language shifted as
-`EmbedHead` does, and the same linear Frank-Hall probe (five "older than" logistic regressions, C=3e-4) scores
-the test speakers. The frozen encoder goes through the same probe in the same fold, so each row is a paired
-comparison. Folds are `voxage crossval`'s; finished folds are kept in OUT/folds.jsonl (resumable).
+and cached. Then every clip's utterance vector is re-extracted, the rest of the bundled vector appended (prosody
+and the second-layer frame mean, which the tuned layer does not change), each language shifted as `EmbedHead`
+does, and the same linear Frank-Hall probe (five "older than" logistic regressions, C=3e-4, columns scaled as
+`EmbedHead` scales them) scores the test speakers. The frozen encoder goes through the same probe in the same
+fold, so each row is a paired comparison. Folds are `voxage crossval`'s; finished folds are kept in
+OUT/folds.jsonl (resumable).
 
 This is a screening script, not the product: the bundled model does not use it yet (README, what was tried).
 Needs the training install plus resemblyzer (`make install`). Example (about 1.7 min a fold on 2 cores):
@@ -33,7 +35,7 @@ from voxage.data.workdir import load_work_dir
 from voxage.evaluation.metrics import summarize
 from voxage.features.frontends import EmbedFrontEnd
 from voxage.features.ge2e_frontend import encoder_windows
-from voxage.features.voice_embedding import MAX_SECONDS, PROSODY_NAMES, SAMPLE_RATE, SPEAKER_DIM
+from voxage.features.voice_embedding import MAX_SECONDS, SAMPLE_RATE, SPEAKER_DIM
 from voxage.labels import AGE_GROUPS
 from voxage.models.embed_head import EmbedHead
 from voxage.models.outputs import age_probabilities
@@ -113,9 +115,10 @@ def fine_tune(top: Top, seqs, counts, train: np.ndarray, y: np.ndarray, w: np.nd
     return top.eval()
 
 
-def frank_hall_probe(x_train, y_train, w, x_test) -> np.ndarray:
-    """Class probabilities from five 'older than group k' logistic regressions on standardised vectors."""
-    mu, sd = x_train.mean(0), x_train.std(0) + 1e-4
+def frank_hall_probe(x_train, y_train, w, x_test, scale) -> np.ndarray:
+    """Class probabilities from five 'older than group k' logistic regressions on standardised vectors, each column
+    then multiplied by `scale` as EmbedHead does."""
+    mu, sd = x_train.mean(0), (x_train.std(0) + 1e-4) / scale
     older = [LogisticRegression(C=3e-4, max_iter=3000).fit((x_train - mu) / sd, y_train > k, sample_weight=w)
              .decision_function((x_test - mu) / sd) for k in range(K - 1)]
     return age_probabilities(np.stack(older, axis=1), ordinal=True)
@@ -127,7 +130,7 @@ def probe(vectors, rows, train, test, y, w) -> dict:
     head.fit_language_shift(vectors[train], [rows[i].language for i in train], [rows[i].speaker for i in train], w,
                             ages=[rows[i].age_group for i in train])
     x = vectors + np.stack([head.shift_for(r.language) for r in rows])
-    p = frank_hall_probe(x[train], y[train], w, x[test])
+    p = frank_hall_probe(x[train], y[train], w, x[test], head.scale.numpy())
     m = summarize(y[test], p.argmax(1), p)
     return {k: float(m[k]) for k in ("balanced_accuracy", "off_by_one_accuracy", "macro_f1")}
 
@@ -145,13 +148,13 @@ def main() -> None:
     torch.set_num_threads(2)
     args.out.mkdir(parents=True, exist_ok=True)
     cache, rows = load_work_dir(args.work_dir)
-    prosody = np.stack([feature_store(args.work_dir, cache, EmbedFrontEnd.name, rows).read(r.key)
-                        for r in rows])[:, SPEAKER_DIM:SPEAKER_DIM + len(PROSODY_NAMES)]
+    rest = np.stack([feature_store(args.work_dir, cache, EmbedFrontEnd.name, rows).read(r.key)
+                        for r in rows])[:, SPEAKER_DIM:]
     seqs, counts = lower_layer_outputs(rows, args.out / "layer2.npy")
     y = np.array([AGE_GROUPS.index(r.age_group) for r in rows])
     speakers = np.array([r.speaker for r in rows])
     encoder = ge2e()
-    frozen = np.hstack([Top(encoder).utterances(seqs, counts), prosody])
+    frozen = np.hstack([Top(encoder).utterances(seqs, counts), rest])
     log = args.out / "folds.jsonl"
     done = {(d["seed"], d["fold"]) for d in map(json.loads, log.read_text().splitlines())} if log.exists() else set()
     for seed in map(int, args.seeds.split(",")):
@@ -164,7 +167,7 @@ def main() -> None:
             w = sample_weights([rows[i] for i in train], "language").astype(np.float64)
             torch.manual_seed(seed * 100 + f)
             top = fine_tune(Top(encoder), seqs, counts, train, y, w, args.epochs, args.lr, seed * 100 + f)
-            tuned = np.hstack([top.utterances(seqs, counts), prosody])
+            tuned = np.hstack([top.utterances(seqs, counts), rest])
             result = {"seed": seed, "fold": f, "frozen": probe(frozen, rows, train, test, y, w),
                       "fine_tuned": probe(tuned, rows, train, test, y, w)}
             print(json.dumps(result), flush=True)
