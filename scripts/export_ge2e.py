@@ -6,9 +6,9 @@ mean of the second LSTM layer's outputs over every frame of every window (256), 
 vector is trained to keep only what tells speakers apart; the layer below still hears more of age.
 The second and third LSTM layers are quantised to int8 (onnxruntime dynamic quantisation): 1.8x faster on one
 core (7.2 vs 12.7 ms for five windows), cosine >= 0.993 to the float encoder on real clips (`frames`: correlation
->= 0.999 to the float layer's). The first layer stays float: its input is a raw
-(not log) mel power whose range int8 cannot hold (all three layers int8: cosine 0.55-0.85). Training caches and
-prediction both run this file, so what the head learns on is exactly what it is given.
+>= 0.999 to the float layer's). The first layer stays float: its input is a raw (not log) mel power whose range
+int8 cannot hold (all three layers int8: cosine 0.55-0.85). Training caches and prediction both run this file, so
+what the head learns on is exactly what it is given.
 Needs the training install plus resemblyzer (`make install`). Run: .venv/bin/python scripts/export_ge2e.py
 """
 
