@@ -118,9 +118,9 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                                            with_probs=True)
                     write_json_atomic(done, report)
                 report = json.loads(done.read_text())
-                # again: folds an older voxage finished lack it
-                add_speaker_weighted(report, report["labels"], report["probs"],
-                                     [by_key[key].speaker for key in report["keys"]])
+                if "speaker_balanced_accuracy" not in report:  # a fold an older voxage finished
+                    add_speaker_weighted(report, report["labels"], report["probs"],
+                                         [by_key[key].speaker for key in report["keys"]])
                 folds.append({"seed": seed, "fold": f, **{key: report[key] for key in SUMMARY_KEYS}})
                 for key in pooled:
                     pooled[key] += report[key]
