@@ -198,7 +198,7 @@ def test_frame_statistics_enter_the_head_at_their_own_scale():
 
 
 @pytest.mark.parametrize("ordinal", [False, True])
-def test_temperature_fixes_an_overconfident_toy_model(ordinal):
+def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordinal):
     from voxage.evaluation.calibration import fit_temperature, reliability
     from voxage.models.outputs import age_probabilities
 
@@ -210,7 +210,46 @@ def test_temperature_fixes_an_overconfident_toy_model(ordinal):
     labels = np.array([rng.choice(6, p=row / row.sum()) for row in p])
     overconfident = true * 4
     t = fit_temperature(overconfident, labels, ordinal=ordinal)
-    assert 3.0 < t < 5.0
-    before = reliability(age_probabilities(overconfident, ordinal), labels)["ece"]
-    after = reliability(age_probabilities(overconfident / t, ordinal), labels)["ece"]
-    assert after < 0.03 < before
+    assert 3.0 < t < (5.0 if not ordinal else 10.0)  # ordinal: x4 cumulative logits are not p ** 4
+    raw, calibrated = age_probabilities(overconfident, ordinal), age_probabilities(overconfident, ordinal, t)
+    assert reliability(calibrated, labels)["ece"] < 0.03 < reliability(raw, labels)["ece"]
+    # calibration says how sure the model is, never which group it answers (for an ordinal head too)
+    assert (calibrated.argmax(1) == raw.argmax(1)).all()
+    for other in (0.3, 3.0):
+        assert (age_probabilities(overconfident, ordinal, other).argmax(1) == raw.argmax(1)).all()
+
+
+def test_refit_learns_language_shift_and_scaling_from_validation_speakers_too():
+    """The head is refitted on training + validation speakers; its language shifts and feature scaling must be too,
+    or a language met only among validation speakers keeps its accent in the vectors."""
+    from voxage.data.manifest import Row
+    from voxage.features.voice_embedding import EMBED_DIM
+    from voxage.models.embed_head import EmbedHead
+    from voxage.training.config import TrainConfig
+    from voxage.training.fit import fit_input_statistics
+
+    rng = np.random.default_rng(0)
+    rows, vectors = [], {}
+    for language, split, offset in (("en", "train", 0.0), ("de", "val", 3.0)):
+        for s in range(12):
+            for c in range(2):
+                row = Row(f"{language}{s}-{c}", f"{language}{s}", AGE_GROUPS[s % 6], "female", "cv", 3.0, split,
+                          "x.mp3", language, "cv")
+                rows.append(row)
+                vectors[row.key] = rng.normal(0, 0.1, EMBED_DIM) + offset
+
+    class Store:
+        def read(self, key):
+            return vectors[key]
+
+    splits = {s: [r for r in rows if r.split == s] for s in ("train", "val")}
+    head = EmbedHead(languages=["en", "de"])
+    cfg = TrainConfig(model="embed")
+    fit_input_statistics(head, Store(), splits, cfg)
+    assert np.allclose(head.shift_for("de"), 0.0, atol=0.3)  # no German speaker in training yet: nothing learned
+    refit = {"train": splits["train"] + splits["val"], "val": []}
+    aligned = fit_input_statistics(head, Store(), refit, cfg)
+    assert np.allclose(head.shift_for("de"), -3.0 * 12 / (12 + 3), atol=0.3)  # shrunk by n / (n + 3)
+    german = np.stack([aligned.read(r.key) for r in splits["val"]])
+    assert np.allclose(head.mean.numpy(), np.stack([aligned.read(r.key) for r in rows]).mean(0), atol=1e-5)
+    assert abs(german.mean() - 3.0 * 3 / 15) < 0.3  # what is left of the accent after shrinkage

@@ -53,7 +53,7 @@ class ModelArtifact:
         None. Calibrated with the stored temperature unless another is given (1.0: as the network says)."""
         scores, gender = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal)
         t = self.extra.get("temperature", 1.0) if temperature is None else temperature
-        return age_probabilities(scores / t, self.ordinal), (softmax(gender) if gender.shape[1] else None)
+        return age_probabilities(scores, self.ordinal, t), (softmax(gender) if gender.shape[1] else None)
 
     def header(self) -> dict:
         """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""
