@@ -7,8 +7,8 @@ and cached. Then every clip's utterance vector is re-extracted, the rest of the 
 and the second-layer frame mean, which the tuned layer does not change), each language shifted as `EmbedHead`
 does, and the same linear Frank-Hall probe (five "older than" logistic regressions, C=3e-4, columns scaled as
 `EmbedHead` scales them) scores the test speakers. The frozen encoder goes through the same probe in the same
-fold, so each row is a paired comparison. Folds are `voxage crossval`'s; finished folds are kept in
-OUT/folds.jsonl (resumable).
+fold, so each row is a paired comparison; "both" scores the two heads' geometric mean. Folds are `voxage
+crossval`'s; finished folds are kept in OUT/folds.jsonl (resumable).
 
 This is a screening script, not the product: the bundled model does not use it yet (README, what was tried).
 Needs the training install plus resemblyzer (`make install`). Example (about 1.7 min a fold on 2 cores):
@@ -124,14 +124,17 @@ def frank_hall_probe(x_train, y_train, w, x_test, scale) -> np.ndarray:
     return age_probabilities(np.stack(older, axis=1), ordinal=True)
 
 
-def probe(vectors, rows, train, test, y, w) -> dict:
+def probe(vectors, rows, train, test, y, w) -> np.ndarray:
     languages = [la for la, _ in Counter(rows[i].language for i in train).most_common()]
     head = EmbedHead(in_dim=vectors.shape[1], languages=languages)
     head.fit_language_shift(vectors[train], [rows[i].language for i in train], [rows[i].speaker for i in train], w,
                             ages=[rows[i].age_group for i in train])
     x = vectors + np.stack([head.shift_for(r.language) for r in rows])
-    p = frank_hall_probe(x[train], y[train], w, x[test], head.scale.numpy())
-    m = summarize(y[test], p.argmax(1), p)
+    return frank_hall_probe(x[train], y[train], w, x[test], head.scale.numpy())
+
+
+def scores(y: np.ndarray, p: np.ndarray) -> dict:
+    m = summarize(y, p.argmax(1), p)
     return {k: float(m[k]) for k in ("balanced_accuracy", "off_by_one_accuracy", "macro_f1")}
 
 
@@ -168,13 +171,18 @@ def main() -> None:
             torch.manual_seed(seed * 100 + f)
             top = fine_tune(Top(encoder), seqs, counts, train, y, w, args.epochs, args.lr, seed * 100 + f)
             tuned = np.hstack([top.utterances(seqs, counts), rest])
-            result = {"seed": seed, "fold": f, "frozen": probe(frozen, rows, train, test, y, w),
-                      "fine_tuned": probe(tuned, rows, train, test, y, w)}
+            p_frozen, p_tuned = probe(frozen, rows, train, test, y, w), probe(tuned, rows, train, test, y, w)
+            both = np.sqrt(p_frozen * p_tuned)  # the two heads' geometric mean: does fine-tuning add to frozen?
+            result = {"seed": seed, "fold": f, "frozen": scores(y[test], p_frozen),
+                      "fine_tuned": scores(y[test], p_tuned),
+                      "both": scores(y[test], both / both.sum(1, keepdims=True))}
             print(json.dumps(result), flush=True)
             with log.open("a") as fh:
                 fh.write(json.dumps(result) + "\n")
     results = [json.loads(line) for line in log.read_text().splitlines()]
-    for name in ("frozen", "fine_tuned"):
+    for name in ("frozen", "fine_tuned", "both"):
+        if name not in results[0]:
+            continue
         bal = [r[name]["balanced_accuracy"] for r in results]
         per_seed = {s: np.mean([r[name]["balanced_accuracy"] for r in results if r["seed"] == s])
                     for s in sorted({r["seed"] for r in results})}
