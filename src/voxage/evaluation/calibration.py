@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax
 
-from voxage.models.outputs import age_probabilities
+from voxage.models.outputs import age_log_probabilities
 
 
 def fit_temperature(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None,
@@ -16,14 +17,15 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray 
     """The T > 0 that minimises the (weighted) negative log-likelihood of the groups, probabilities taken to the
     power 1 / T (`voxage.models.outputs.age_probabilities`); scores are class logits or an ordinal head's
     cumulative logits."""
-    z, y = np.asarray(scores, dtype=np.float64), np.asarray(labels)
+    y = np.asarray(labels)
     if len(y) == 0:
         return 1.0
+    log_p = age_log_probabilities(scores, ordinal)  # once: only the temperature changes below
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
 
     def nll(log_t: float) -> float:  # T = exp(log_t) stays positive
-        p = age_probabilities(z, ordinal, np.exp(log_t))[np.arange(len(y)), y]
-        return float(-(np.log(p) * w).sum() / w.sum())
+        picked = log_softmax(log_p / np.exp(log_t), axis=1)[np.arange(len(y)), y]
+        return float(-(picked * w).sum() / w.sum())
 
     return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
 
