@@ -111,14 +111,17 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
 def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainConfig):
     """Fit what the model learns from its training clips' inputs rather than by gradient (language shifts,
     feature scaling); returns the store as the model must see every split."""
+    if not (getattr(model, "languages", None) or hasattr(model, "fit_normalization")):
+        return store  # nothing to fit: a mel or wave model's inputs are not read into memory at once
     train = splits["train"]
+    x = np.stack([np.asarray(store.read(r.key), dtype=np.float32) for r in train])  # read once, shifted in memory
     if getattr(model, "languages", None):
-        model.fit_language_shift(np.stack([store.read(r.key) for r in train]), [r.language for r in train],
-                                 [r.speaker for r in train], sample_weights(train, cfg.weighting),
-                                 ages=[r.age_group for r in train])
+        model.fit_language_shift(x, [r.language for r in train], [r.speaker for r in train],
+                                 sample_weights(train, cfg.weighting), ages=[r.age_group for r in train])
         store = aligned_store(store, model, [r for rows in splits.values() for r in rows])
+        x = x + np.stack([store.shifts[r.key] for r in train])
     if hasattr(model, "fit_normalization"):
-        model.fit_normalization(torch.stack([torch.as_tensor(store.read(r.key)) for r in train]))
+        model.fit_normalization(torch.from_numpy(x))
     return store
 
 
