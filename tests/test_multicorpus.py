@@ -253,3 +253,26 @@ def test_refit_learns_language_shift_and_scaling_from_validation_speakers_too():
     german = np.stack([aligned.read(r.key) for r in splits["val"]])
     assert np.allclose(head.mean.numpy(), np.stack([aligned.read(r.key) for r in rows]).mean(0), atol=1e-5)
     assert abs(german.mean() - 3.0 * 3 / 15) < 0.3  # what is left of the accent after shrinkage
+
+
+def test_ordinal_thresholds_share_one_vector_and_older_files_rebuild_without_it():
+    """At threshold_scale 0 the five "older than" logits differ only by their thresholds (one shared vector); a
+    model file saved before the shared vector existed must still load, as the Frank & Hall head it was."""
+    from voxage.features import FeatureConfig
+    from voxage.features.voice_embedding import EMBED_DIM
+    from voxage.models.artifact import ModelArtifact
+    from voxage.models.embed_head import EmbedHead
+    from voxage.models.registry import model_kwargs
+
+    head = EmbedHead(threshold_scale=0.0, genders=0).eval()
+    torch.nn.init.normal_(head.shared.weight)
+    scores = head(torch.randn(8, EMBED_DIM)).detach()
+    gaps = scores - scores[:, :1]
+    assert torch.allclose(gaps, gaps[:1].expand_as(gaps), atol=1e-5) and scores[:, 0].std() > 0.1
+
+    kwargs = {k: v for k, v in model_kwargs("embed", FeatureConfig()).items() if k != "shared_scale"}
+    old = EmbedHead(**kwargs, shared_scale=0.0)
+    assert EmbedHead(**kwargs).shared is not None  # today's default has the shared vector
+    artifact = ModelArtifact("embed", kwargs, EmbedHead.input_kind, FeatureConfig(), old.state_dict())
+    x = torch.randn(3, EMBED_DIM)
+    assert torch.allclose(artifact.build()(x), old.eval()(x))
