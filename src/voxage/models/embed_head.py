@@ -57,8 +57,9 @@ class EmbedHead(nn.Module):
         # A linear ordinal head's five "older than" vectors are one shared vector plus each its own (hierarchical
         # L2: at input scales s and t, 1 / s^2 and 1 / t^2 times the weight decay). Sharing pools what the five
         # thresholds learn from few speakers; Frank & Hall's independent vectors (shared_scale 0) fitted the
-        # rare thresholds (teens, sixties+) on a language's handful of speakers. Probe, 5 folds x 3 fold seeds: all
-        # languages 0.355 vs 0.339 (better in 12 of 15 folds), English speakers never heard 0.344 vs 0.341 (README).
+        # rare thresholds (teens, sixties+) on a language's handful of speakers. `voxage crossval`, 5 folds x 3 fold
+        # seeds: all languages 0.355 vs 0.338 (better in 13 of 15 folds), English speakers never heard 0.344 vs
+        # 0.346; off-by-one 0.686 vs 0.699 and 0.733 vs 0.754 (README).
         self.shared = (nn.Linear(in_dim, 1, bias=False) if ordinal and hidden == 0 and shared_scale > 0 else None)
         self.shared_scale, self.threshold_scale = shared_scale, (threshold_scale if self.shared else 1.0)
         # genders > 0: a second linear output on the same vector; its logits follow the age scores.
