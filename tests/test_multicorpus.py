@@ -255,24 +255,25 @@ def test_refit_learns_language_shift_and_scaling_from_validation_speakers_too():
     assert abs(german.mean() - 3.0 * 3 / 15) < 0.3  # what is left of the accent after shrinkage
 
 
-def test_ordinal_thresholds_share_one_vector_and_older_files_rebuild_without_it():
-    """At threshold_scale 0 the five "older than" logits differ only by their thresholds (one shared vector); a
-    model file saved before the shared vector existed must still load, as the Frank & Hall head it was."""
-    from voxage.features import FeatureConfig
+
+def test_neighbouring_thresholds_are_pulled_together_by_the_training_loss():
+    """The ordinal head's L2 on differences between neighbouring "older than" vectors: zero when they agree,
+    in the LBFGS training loss at weight_decay / 2, and off (Frank & Hall) at threshold_smoothing 0."""
     from voxage.features.voice_embedding import EMBED_DIM
-    from voxage.models.artifact import ModelArtifact
     from voxage.models.embed_head import EmbedHead
-    from voxage.models.registry import model_kwargs
+    from voxage.training.module import AgeClassifier
 
-    head = EmbedHead(threshold_scale=0.0, genders=0).eval()
-    torch.nn.init.normal_(head.shared.weight)
-    scores = head(torch.randn(8, EMBED_DIM)).detach()
-    gaps = scores - scores[:, :1]
-    assert torch.allclose(gaps, gaps[:1].expand_as(gaps), atol=1e-5) and scores[:, 0].std() > 0.1
-
-    kwargs = {k: v for k, v in model_kwargs("embed", FeatureConfig()).items() if k != "shared_scale"}
-    old = EmbedHead(**kwargs, shared_scale=0.0)
-    assert EmbedHead(**kwargs).shared is not None  # today's default has the shared vector
-    artifact = ModelArtifact("embed", kwargs, EmbedHead.input_kind, FeatureConfig(), old.state_dict())
-    x = torch.randn(3, EMBED_DIM)
-    assert torch.allclose(artifact.build()(x), old.eval()(x))
+    head = EmbedHead(genders=0)
+    with torch.no_grad():
+        head.net[-1].weight.copy_(torch.randn(1, EMBED_DIM).expand(5, -1))
+        assert head.extra_l2() == 0.0
+        head.net[-1].weight[4] += 1.0  # the sixties+ threshold differs from fifties' in every weight
+    assert torch.isclose(head.extra_l2(), torch.tensor(float(EMBED_DIM)))
+    batch = (torch.randn(6, EMBED_DIM), torch.arange(6), torch.ones(6), torch.full((6,), -1))
+    losses = {}
+    for smoothing in (0.0, 1.0):
+        head.threshold_smoothing = smoothing
+        module = AgeClassifier(head, EmbedHead.input_kind, weight_decay=2.0, augment=False, optimizer="lbfgs")
+        module.log = lambda *a, **k: None
+        losses[smoothing] = module._step(batch, "train").item()
+    assert abs(losses[1.0] - losses[0.0] - 2.0 / 2 * EMBED_DIM) < 1e-2

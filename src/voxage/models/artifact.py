@@ -33,9 +33,9 @@ class ModelArtifact:
 
     def build(self):
         """The torch module with its weights, in eval mode."""
-        from voxage.models.registry import MODELS, build_model
+        from voxage.models.registry import build_model
 
-        model = build_model(self.name, **{**getattr(MODELS.get(self.name), "saved_before", {}), **self.kwargs})
+        model = build_model(self.name, **self.kwargs)
         model.load_state_dict(self.state_dict)
         return model.eval()
 

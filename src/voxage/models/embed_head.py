@@ -24,15 +24,13 @@ class EmbedHead(nn.Module):
     # 2.0 scored 0.342 and 0.329 vs 0.353 on English speakers never heard, 3 fold seeds x 5 folds) and, since its
     # loss is convex, LBFGS to the optimum rather than Adam steps and early stopping.
     training_defaults = {"weight_decay": 1.0, "patience": 10, "optimizer": "lbfgs"}
-    # Arguments added since voxage saved its first models, with the value that rebuilds a file saved without them.
-    saved_before = {"shared_scale": 0.0}
 
     # Defaults are the bundled model's: an ordinal head (groups are ordered: fifties called fourties is less wrong
     # than teens) with gender as a second output, 0.350 vs 0.316 for a six-way softmax on English speakers never
     # heard (README, what was tried); no dropout, since L2 regularises it.
     def __init__(self, in_dim: int = EMBED_DIM, hidden: int = 0, num_classes: int = 6, dropout: float = 0.0,
                  genders: int = len(GENDERS), ordinal: bool = True, frames_scale: float = 0.5,
-                 languages: list[str] | None = None, shared_scale: float = 0.32, threshold_scale: float = 0.71):
+                 languages: list[str] | None = None, threshold_smoothing: float = 1.0):
         super().__init__()
         self.ordinal = ordinal
         # Feature scaling learned from the training split and saved with the weights.
@@ -54,14 +52,13 @@ class EmbedHead(nn.Module):
         self.net = (nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, width)) if hidden == 0 else
                     nn.Sequential(nn.Dropout(0.1), nn.Linear(in_dim, hidden), nn.ReLU(), nn.Dropout(dropout),
                                   nn.Linear(hidden, width)))
-        # A linear ordinal head's five "older than" vectors are one shared vector plus each its own (hierarchical
-        # L2: at input scales s and t, 1 / s^2 and 1 / t^2 times the weight decay). Sharing pools what the five
-        # thresholds learn from few speakers; Frank & Hall's independent vectors (shared_scale 0) fitted the
-        # rare thresholds (teens, sixties+) on a language's handful of speakers. `voxage crossval`, 5 folds x 3 fold
-        # seeds: all languages 0.355 vs 0.338 (better in 13 of 15 folds), English speakers never heard 0.344 vs
-        # 0.346; off-by-one 0.686 vs 0.699 and 0.733 vs 0.754 (README).
-        self.shared = (nn.Linear(in_dim, 1, bias=False) if ordinal and hidden == 0 and shared_scale > 0 else None)
-        self.shared_scale, self.threshold_scale = shared_scale, (threshold_scale if self.shared else 1.0)
+        # An ordinal head's neighbouring "older than" vectors should differ little: what tells thirties from
+        # fourties is much of what tells fourties from fifties. threshold_smoothing puts an L2 on their differences
+        # (in units of the weight decay; see `extra_l2`); 0 is Frank & Hall's five independent vectors, which
+        # fitted the rare thresholds (teens, sixties+) on a language's handful of speakers. `voxage crossval`, 5
+        # folds x 3 fold seeds: English speakers never heard 0.366 vs 0.346 (better in 12 of 15 folds), all
+        # languages 0.356 vs 0.338 (12 of 15), off-by-one unchanged (README).
+        self.threshold_smoothing = threshold_smoothing if ordinal else 0.0
         # genders > 0: a second linear output on the same vector; its logits follow the age scores.
         self.gender = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, genders)) if genders else None
 
@@ -103,12 +100,15 @@ class EmbedHead(nn.Module):
             return np.zeros(self.mean.shape[0], dtype=np.float32)
         return self.language_shift[self.languages.index(language)].numpy()
 
+    def extra_l2(self) -> torch.Tensor:
+        """Sum of squared differences between neighbouring "older than" weight vectors, times threshold_smoothing:
+        the training loss adds it times weight_decay / 2, next to the plain L2 on every weight."""
+        w = self.net[-1].weight
+        return self.threshold_smoothing * (w[1:] - w[:-1]).pow(2).sum()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) / self.std * self.scale
-        age = self.net(x * self.threshold_scale)
-        if self.shared is not None:
-            age = age + self.shared(x * self.shared_scale)
-        return age if self.gender is None else torch.cat([age, self.gender(x)], dim=1)
+        return self.net(x) if self.gender is None else torch.cat([self.net(x), self.gender(x)], dim=1)
 
 
 def _weighted_group_means(values: np.ndarray, codes: np.ndarray, weights: np.ndarray,

@@ -52,8 +52,8 @@ class AgeClassifier(L.LightningModule):
             loss = loss + (F.cross_entropy(sex[known], gender[known], reduction="none") * wk).sum() / wk.sum()
             gender_acc = (sex[known].argmax(1) == gender[known]).float().mean()
             self.log(f"{stage}_gender_acc", gender_acc, on_step=False, on_epoch=True, sync_dist=True)
-        if stage == "train" and self.hparams.optimizer == "lbfgs":  # LBFGS has no weight_decay: the L2 term itself
-            loss = loss + self.hparams.weight_decay / 2 * sum(p.pow(2).sum() for p in self._decayed())
+        if stage == "train":
+            loss = loss + self.hparams.weight_decay / 2 * self._extra_l2()
         self.log(f"{stage}_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
         return loss
@@ -66,6 +66,14 @@ class AgeClassifier(L.LightningModule):
 
     def test_step(self, batch, _):
         return self._step(batch, "test")
+
+    def _extra_l2(self) -> torch.Tensor | float:
+        """L2 terms the optimiser does not add itself, in units of the weight decay: all of it for LBFGS (which has
+        no weight_decay), and the model's own (`extra_l2`, e.g. the embed head's smoothing across thresholds)."""
+        own = self.model.extra_l2() if hasattr(self.model, "extra_l2") else 0.0
+        if self.hparams.optimizer == "lbfgs":
+            return own + sum(p.pow(2).sum() for p in self._decayed())
+        return own
 
     def _decayed(self) -> list[nn.Parameter]:
         # L2 on weight matrices and kernels only (as nanoGPT): decayed biases would pull an ordinal head's
