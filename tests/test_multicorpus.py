@@ -255,7 +255,6 @@ def test_refit_learns_language_shift_and_scaling_from_validation_speakers_too():
     assert abs(german.mean() - 3.0 * 3 / 15) < 0.3  # what is left of the accent after shrinkage
 
 
-
 def test_neighbouring_thresholds_are_pulled_together_by_the_training_loss():
     """The ordinal head's L2 on differences between neighbouring "older than" vectors: zero when they agree,
     in the LBFGS training loss at weight_decay / 2, and off (Frank & Hall) at threshold_smoothing 0."""
