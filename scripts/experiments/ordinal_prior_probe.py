@@ -22,6 +22,7 @@ import argparse
 import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from scipy.optimize import minimize
@@ -35,7 +36,9 @@ from voxage.features.frontends import EmbedFrontEnd
 from voxage.labels import AGE_GROUPS
 from voxage.models.embed_head import EmbedHead
 from voxage.models.outputs import age_probabilities
+from voxage.training.config import TrainConfig
 from voxage.training.crossval import fold_ids
+from voxage.training.fit import fit_input_statistics
 
 THRESHOLDS = len(AGE_GROUPS) - 1
 
@@ -74,14 +77,16 @@ def fit_ordinal(x: np.ndarray, y: np.ndarray, w: np.ndarray, prior: str, a: floa
     return np.vstack([vectors.T, theta[-THRESHOLDS:]])
 
 
-def aligned_inputs(vectors, rows, train, w) -> np.ndarray:
-    """Every clip language-shifted, standardised on the training clips and column-scaled, as EmbedHead sees it."""
-    languages = [la for la, _ in Counter(rows[i].language for i in train).most_common()]
-    head = EmbedHead(in_dim=vectors.shape[1], languages=languages)
-    head.fit_language_shift(vectors[train], [rows[i].language for i in train], [rows[i].speaker for i in train], w,
-                            ages=[rows[i].age_group for i in train])
-    x = vectors + np.stack([head.shift_for(r.language) for r in rows])
-    return (x - x[train].mean(0)) / x[train].std(0).clip(min=1e-4) * head.scale.numpy()
+def aligned_inputs(store, rows, train, test) -> np.ndarray:
+    """The clips as EmbedHead sees them (language-shifted, standardised, column-scaled), with the shifts and scaling
+    fitted on the training clips by voxage's own `fit_input_statistics`; rows outside train and test are zero."""
+    splits = {"train": [rows[i] for i in train], "test": [rows[i] for i in test]}
+    head = EmbedHead(languages=[la for la, _ in Counter(r.language for r in splits["train"]).most_common()])
+    aligned = fit_input_statistics(head, store, splits, TrainConfig(model="embed"))
+    x = np.zeros((len(rows), head.mean.shape[0]))
+    for i in np.concatenate([train, test]):
+        x[i] = aligned.read(rows[i].key)
+    return (x - head.mean.numpy()) / head.std.numpy() * head.scale.numpy()
 
 
 def main() -> None:
@@ -96,8 +101,9 @@ def main() -> None:
     args = ap.parse_args()
     settings = [tuple(map(float, s.split(":"))) for s in args.settings.split(",")]
     cache, rows = load_work_dir(args.work_dir)
-    store = feature_store(args.work_dir, cache, EmbedFrontEnd.name, rows)
-    vectors = np.stack([store.read(r.key) for r in rows]).astype(np.float64)
+    on_disk = feature_store(args.work_dir, cache, EmbedFrontEnd.name, rows)
+    vectors = {r.key: np.asarray(on_disk.read(r.key), dtype=np.float32) for r in rows}  # read once for every fold
+    store = SimpleNamespace(read=vectors.__getitem__)
     y = np.array([AGE_GROUPS.index(r.age_group) for r in rows])
     speakers = np.array([r.speaker for r in rows])
     results = {f"{a:g}:{b:g}": [] for a, b in settings}
@@ -107,7 +113,7 @@ def main() -> None:
             test = np.where(ids == f)[0]
             train = np.where((ids != f) & ~np.isin(speakers, speakers[test]))[0]
             w = sample_weights([rows[i] for i in train], "language").astype(np.float64)
-            x = aligned_inputs(vectors, rows, train, w)
+            x = aligned_inputs(store, rows, train, test)
             for (a, b), scores in zip(settings, results.values()):
                 coef = fit_ordinal(x[train], y[train], w, args.prior, a, b)
                 p = age_probabilities(x[test] @ coef[:-1] + coef[-1], ordinal=True)
