@@ -62,8 +62,6 @@ def readme_section(title: str) -> str:
 SOURCES = {
     "cli": cli_reference,
     "rest": rest_reference,
-    "results": lambda: readme_section("Results on real voices"),
-    "performance": lambda: readme_section("Performance"),
     "model-card": lambda: (ROOT / "src" / "voxage" / "assets" / "MODEL_CARD.md").read_text().split("\n", 1)[1],
     "install": lambda: readme_section("Install"),
     "two-commands": lambda: readme_section("Two commands"),
