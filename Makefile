@@ -22,6 +22,7 @@ demo: install
 
 test: install
 	$(PY) -m pytest -q
+	$(VENV)/bin/lint-imports --no-cache
 
 docs: install
 	$(VENV)/bin/mkdocs build --strict

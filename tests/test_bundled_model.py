@@ -71,8 +71,7 @@ def test_onnx_file_with_other_inputs_is_refused(tmp_path):
     """An ONNX file whose graph is only the head (as voxage 0.1 exported it) gets a clear message."""
     import onnx
 
-    from voxage.inference.runners import METADATA_KEY
-    from voxage.models.artifact import ModelArtifact
+    from voxage.models.artifact import METADATA_KEY, ModelArtifact
     from voxage.models.onnx_export import _torch_export
 
     art = ModelArtifact.load(default_model_path().with_suffix(".pth"))

@@ -199,7 +199,7 @@ def test_frame_statistics_enter_the_head_at_their_own_scale():
 
 @pytest.mark.parametrize("ordinal", [False, True])
 def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordinal):
-    from voxage.evaluation.calibration import fit_temperature, reliability
+    from voxage.models.calibration import fit_temperature, reliability
     from voxage.models.outputs import age_probabilities
 
     rng = np.random.default_rng(1)

@@ -58,7 +58,7 @@ def test_cap_per_speaker_and_fixed_seed():
 
 
 def test_speaker_folds_partition_speakers():
-    from voxage.training.crossval import speaker_folds
+    from voxage.evaluation.crossval import speaker_folds
 
     clips = _corpus([(cls, 4 + s) for cls in range(6) for s in range(5)])
     folds = speaker_folds(clips, 5)
@@ -69,7 +69,7 @@ def test_speaker_folds_partition_speakers():
 
 def test_crossval_fold_splits_share_no_speaker():
     from voxage.data.manifest import Row
-    from voxage.training.crossval import fold_ids, fold_splits
+    from voxage.evaluation.crossval import fold_ids, fold_splits
 
     rows = [Row(c.key, c.speaker, c.age_group, "", "validated", 3.0, "", str(c.path))
             for c in _corpus([(cls, 3 + s) for cls in range(6) for s in range(8)])]

@@ -32,6 +32,7 @@ from voxage.audio import load_audio
 from voxage.data.stores import feature_store
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
+from voxage.evaluation.crossval import fold_ids
 from voxage.evaluation.metrics import summarize
 from voxage.features.frontends import EmbedFrontEnd
 from voxage.features.ge2e_frontend import encoder_windows
@@ -39,7 +40,6 @@ from voxage.features.voice_embedding import MAX_SECONDS, SAMPLE_RATE, SPEAKER_DI
 from voxage.labels import AGE_GROUPS
 from voxage.models.embed_head import EmbedHead
 from voxage.models.outputs import age_probabilities
-from voxage.training.crossval import fold_ids
 from voxage.training.module import age_loss
 
 K = len(AGE_GROUPS)

@@ -31,13 +31,13 @@ from scipy.special import expit, log_expit
 from voxage.data.stores import feature_store
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
+from voxage.evaluation.crossval import fold_ids
 from voxage.evaluation.metrics import summarize
 from voxage.features.frontends import EmbedFrontEnd
 from voxage.labels import AGE_GROUPS
 from voxage.models.embed_head import EmbedHead
 from voxage.models.outputs import age_probabilities
 from voxage.training.config import TrainConfig
-from voxage.training.crossval import fold_ids
 from voxage.training.fit import fit_input_statistics
 
 THRESHOLDS = len(AGE_GROUPS) - 1

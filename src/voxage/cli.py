@@ -131,8 +131,8 @@ def cmd_demo_corpus(a) -> int:
 
 
 def cmd_crossval(a) -> int:
+    from voxage.evaluation.crossval import crossval, format_table
     from voxage.training.config import TrainConfig
-    from voxage.training.crossval import crossval, format_table
 
     cfg = from_flags(TrainConfig, a, only=CROSSVAL_TRAIN_FIELDS, progress=False)
     out = Path(a.out) if a.out else Path(a.work_dir) / "crossval"

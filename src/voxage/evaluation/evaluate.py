@@ -14,11 +14,11 @@ from voxage.data.stores import aligned_store, feature_store
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir, open_cache, run_config
 from voxage.errors import DataError
-from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.metrics import add_speaker_weighted, summarize
-from voxage.evaluation.plots import plot_confusion, plot_curves
+from voxage.evaluation.plots import plot_confusion, plot_curves, plot_reliability
 from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
+from voxage.models.calibration import reliability
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""PNG figures: confusion matrix, training curves, per-class recall of several models."""
+"""PNG figures: confusion matrix, training curves, reliability diagram, per-class recall of several models."""
 
 from __future__ import annotations
 
@@ -92,6 +92,26 @@ def plot_language_scores(scores: dict[str, dict], path: Path, title: str = "Scor
     ax.set_ylim(0, 1)
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_reliability(curves: dict[str, dict], path: Path, title: str = "Reliability diagram") -> None:
+    """curves: label -> `reliability()` result; the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1, label="perfectly calibrated")
+    for name, r in curves.items():
+        used = np.asarray(r["count"]) > 0
+        ax.plot(np.asarray(r["confidence"])[used], np.asarray(r["accuracy"])[used], marker="o",
+                label=f"{name} (ECE {r['ece']:.3f})")
+    ax.set_xlabel("confidence of the predicted group")
+    ax.set_ylabel("share of predictions that were right")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

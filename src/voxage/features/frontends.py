@@ -11,6 +11,7 @@ array, no batch axis; `inputs` and `network_input` carry a batch axis first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -35,8 +36,6 @@ from voxage.features.voice_embedding import (
 
 if TYPE_CHECKING:
     import torch
-
-    from voxage.models.artifact import ModelArtifact
 
 
 class FrontEnd:
@@ -84,9 +83,10 @@ class FrontEnd:
     def version_key(self) -> str:
         return f"{self.name}_version"
 
-    def check(self, artifact: ModelArtifact) -> None:
-        """A model trained on another version of these features would get inputs it never saw."""
-        trained_on = artifact.extra.get(self.version_key, 1)
+    def check(self, recorded: Mapping) -> None:
+        """A model trained on another version of these features would get inputs it never saw. `recorded`: what
+        the model file says of its training (`ModelArtifact.extra`)."""
+        trained_on = recorded.get(self.version_key, 1)
         if trained_on != self.version:
             raise ModelError(f"model was trained on {self.name} features version {trained_on}, this voxage computes "
                              f"version {self.version}: retrain it")

@@ -60,7 +60,7 @@ class Predictor:
         self.cfg = self.artifact.features
         self.classes = self.artifact.classes
         self.frontend = frontend(self.artifact.input_kind)
-        self.frontend.check(self.artifact)
+        self.frontend.check(self.artifact.extra)
         # the checks the model's training clips passed (models from before voxage 0.3 carry none: the defaults)
         self.policy = ClipPolicy.from_dict(self.artifact.extra.get("clip_policy"))
 

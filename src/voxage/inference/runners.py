@@ -10,9 +10,7 @@ import numpy as np
 from voxage.errors import ModelError
 from voxage.features.frontends import frontend
 from voxage.features.voice_embedding import onnx_session
-from voxage.models.artifact import ModelArtifact
-
-METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header (ModelArtifact.header)
+from voxage.models.artifact import METADATA_KEY, ModelArtifact
 
 
 class OnnxModel:

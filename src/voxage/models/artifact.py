@@ -19,6 +19,7 @@ from voxage.labels import AGE_GROUPS
 from voxage.models.outputs import age_probabilities, softmax, split_outputs
 
 FORMAT = "voxage-model/1"
+METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header (ModelArtifact.header)
 
 
 @dataclass

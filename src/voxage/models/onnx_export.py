@@ -12,8 +12,7 @@ import torch
 
 from voxage.data.atomic import atomic_path
 from voxage.features.frontends import frontend
-from voxage.inference.runners import METADATA_KEY
-from voxage.models.artifact import ModelArtifact
+from voxage.models.artifact import METADATA_KEY, ModelArtifact
 
 
 class _Concatenated(torch.nn.Module):

@@ -19,10 +19,10 @@ from voxage.data.stores import aligned_store, feature_store
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import clip_policy, load_work_dir
 from voxage.errors import DataError
-from voxage.evaluation.calibration import fit_temperature, reliability
 from voxage.features.frontends import frontend
 from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
+from voxage.models.calibration import fit_temperature, reliability
 from voxage.models.outputs import split_outputs
 from voxage.models.registry import MODELS, build_model, model_input, model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO

@@ -23,16 +23,17 @@ from voxage.data.records import Clip
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
 from voxage.errors import DataError
-from voxage.evaluation.calibration import plot_reliability, reliability
 from voxage.evaluation.evaluate import evaluate_rows
 from voxage.evaluation.metrics import add_speaker_weighted, summarize
 from voxage.evaluation.plots import (
     plot_confusion,
     plot_language_scores,
     plot_recall_bars,
+    plot_reliability,
 )
 from voxage.labels import AGE_GROUPS, GENDERS, class_index
 from voxage.models.artifact import ModelArtifact
+from voxage.models.calibration import reliability
 from voxage.training.config import TrainConfig
 from voxage.training.fit import fit
 

@@ -1,9 +1,8 @@
 """Temperature scaling (Guo et al. 2017): one number, fitted on validation speakers, that makes the
-six probabilities mean what they say without changing which group wins."""
+six probabilities mean what they say without changing which group wins. Training fits it and records the
+expected calibration error; evaluation reports both, so it lives with the model outputs below them."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -45,25 +44,3 @@ def reliability(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | Non
     ece = float(np.sum(mass * np.abs(mean_conf - accuracy)) / max(1e-12, w.sum()))
     return {"ece": ece, "bins": bins, "count": np.bincount(which, minlength=bins).tolist(),
             "confidence": mean_conf.tolist(), "accuracy": accuracy.tolist()}
-
-
-def plot_reliability(curves: dict[str, dict], path: Path, title: str = "Reliability diagram") -> None:
-    """curves: label -> `reliability()` result; the diagonal is perfect calibration."""
-    from voxage.evaluation.plots import plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1, label="perfectly calibrated")
-    for name, r in curves.items():
-        used = np.asarray(r["count"]) > 0
-        ax.plot(np.asarray(r["confidence"])[used], np.asarray(r["accuracy"])[used], marker="o",
-                label=f"{name} (ECE {r['ece']:.3f})")
-    ax.set_xlabel("confidence of the predicted group")
-    ax.set_ylabel("share of predictions that were right")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
