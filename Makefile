@@ -10,11 +10,12 @@ TORCH ?= torch==2.13.0
 
 install: $(VENV)/.installed
 
+# -qq: set-up shows pip's errors only, not its notes on this machine's index configuration.
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "$(TORCH)" -e ".[train,serve,dev]"
-	$(PIP) install -q --no-deps resemblyzer==0.1.4
+	$(PIP) install -qq --upgrade pip
+	$(PIP) install -qq "$(TORCH)" -e ".[train,serve,dev]"
+	$(PIP) install -qq --no-deps resemblyzer==0.1.4
 	touch $@
 
 demo: install

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -7,7 +10,8 @@ import pytest
 from voxage.data.synthetic import SyntheticConfig, make_corpus
 
 SHARED_CV = Path(__file__).resolve().parents[2] / "shared" / "data" / "cv-en-delta13"
-OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "test-output"
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +30,22 @@ def small_model(synthetic_corpus, tmp_path_factory) -> Path:
     assert main(["prepare", str(synthetic_corpus), "--out", str(work), "--quiet", "--workers", "1"]) == 0
     assert main(["train", str(work), "--model", "cnn", "--epochs", "1", "--quiet"]) == 0
     return work / "runs" / "cnn" / "model.pth"
+
+
+@pytest.fixture(scope="session")
+def built_dists(tmp_path_factory) -> list[Path]:
+    """The sdist and the wheel, built from a copy of the files a release is made of (not this working tree's
+    caches), with the venv's own setuptools: what `pip install voxage` would download."""
+    tmp = tmp_path_factory.mktemp("dists")
+    source = tmp / "voxage-src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    proc = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(tmp / "dist"),
+                           str(source)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return sorted((tmp / "dist").iterdir())
 
 
 @pytest.fixture(scope="session")

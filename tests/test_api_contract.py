@@ -143,11 +143,11 @@ def test_no_key_on_a_public_address_warns(small_model):
 
     from .test_serving import _free_port
 
-    proc = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--host", "0.0.0.0", "--port", str(_free_port()),
-                             "--model", str(small_model)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = proc.stderr.readline()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--host", "0.0.0.0", "--port", str(_free_port()),
+                           "--model", str(small_model)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            line = proc.stderr.readline()
+        finally:
+            proc.terminate()
+            proc.wait(10)
     assert "without an API key" in line and "--api-key" in line

@@ -1,17 +1,14 @@
 """Prediction on a small install: no torch, no Lightning, no resemblyzer."""
 
 import json
-import shutil
 import subprocess
 import sys
 import venv
-from pathlib import Path
 
 from voxage.labels import AGE_GROUPS
 
 from .conftest import speech_clips
 
-ROOT = Path(__file__).resolve().parents[1]
 TRAINING_STACK = ("torch", "lightning", "resemblyzer", "librosa", "matplotlib", "tensorboard", "onnx")
 
 
@@ -32,16 +29,13 @@ assert not loaded, loaded
     assert (tmp_path / "out.csv").read_text().count("\n") == 1 + len(list((synthetic_corpus / "clips").glob("*.mp3")))
 
 
-def test_fresh_venv_without_extras_predicts_a_real_clip(tmp_path, synthetic_corpus):
-    """`pip install voxage` (no extras, no Makefile) then `voxage predict clip.mp3`; torch is not installed."""
-    source = tmp_path / "voxage-src"  # the package as an sdist would hold it, not this working tree's venv
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+def test_fresh_venv_without_extras_predicts_a_real_clip(tmp_path, synthetic_corpus, built_dists):
+    """`pip install voxage` (the built wheel, no extras, no Makefile) then `voxage predict clip.mp3`; torch is not
+    installed."""
+    (wheel,) = [d for d in built_dists if d.suffix == ".whl"]
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
-    pip = subprocess.run([env_dir / "bin" / "python", "-m", "pip", "install", "-q", str(source)],
+    pip = subprocess.run([env_dir / "bin" / "python", "-m", "pip", "install", "-q", str(wheel)],
                          capture_output=True, text=True, timeout=900)
     assert pip.returncode == 0, pip.stderr[-3000:]
     clip = speech_clips(synthetic_corpus, 1)[0]

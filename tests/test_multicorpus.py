@@ -25,8 +25,8 @@ def download(tmp_path_factory) -> Path:
                                                    max_seconds=1.6, seed=i, locale=locale))
     (root / "xx" / "clips").mkdir(parents=True)  # clips but no validated.tsv
     tsv = root / "fr" / "validated.tsv"
-    rows = list(csv.reader(tsv.open(), delimiter="\t"))
-    de_speaker = list(csv.reader((root / "de" / "validated.tsv").open(), delimiter="\t"))[1][0]
+    rows = list(csv.reader(tsv.read_text().splitlines(), delimiter="\t"))
+    de_speaker = list(csv.reader((root / "de" / "validated.tsv").read_text().splitlines(), delimiter="\t"))[1][0]
     rows[1][0] = de_speaker  # this fr clip was recorded by a de speaker
     with tsv.open("w", newline="") as f:
         csv.writer(f, delimiter="\t", lineterminator="\n").writerows(rows)

@@ -31,7 +31,7 @@ def test_folder_to_csv_with_workers(synthetic_corpus, tmp_path):
                            "--workers", "2"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1  # some files could not be judged: the exit code says so
     assert "clip/s" in proc.stderr and f"{n - 2} of {n} files judged" in proc.stderr
-    rows = list(csv.DictReader(out.open()))
+    rows = list(csv.DictReader(out.read_text().splitlines()))
     assert len(rows) == n and not any(r["path"].endswith(".txt") for r in rows)
     by_name = {r["path"].rsplit("/", 1)[-1]: r for r in rows}
     assert by_name["broken.mp3"]["reason"] == "undecodable" and by_name["silence.wav"]["reason"] == "silent"
@@ -49,7 +49,12 @@ def test_json_lines_in_input_order_same_with_one_or_two_workers(synthetic_corpus
         proc = subprocess.run([sys.executable, "-m", "voxage", "predict", str(folder), "--json", "--workers", workers,
                                "--quiet"], capture_output=True, text=True, timeout=300)
         runs.append([json.loads(line) for line in proc.stdout.splitlines()])
-    assert len(runs[0]) == n and runs[0] == runs[1]
+    assert len(runs[0]) == n
+    for one, two in zip(*runs):  # the same answers; a worker's single BLAS thread sums in another order (~1e-7)
+        assert one.keys() == two.keys() and one.get("age_group") == two.get("age_group") and one["path"] == two["path"]
+        for key in ("probabilities", "gender_probabilities"):
+            if key in one:
+                assert np.allclose(list(one[key].values()), list(two[key].values()), atol=1e-6)
     from voxage.inference.batch import find_audio
 
     assert [r["path"] for r in runs[0]] == [str(p) for p in find_audio([folder])]

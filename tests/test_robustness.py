@@ -149,7 +149,8 @@ def test_pickled_code_in_a_model_file_is_not_run(tmp_path):
     Path("/tmp/voxage-pwned").unlink(missing_ok=True)
     bad = tmp_path / "evil.pth"
     with open(bad, "wb") as f:
-        pickle.dump({"format": "voxage-model/1", "payload": _Evil()}, f)
+        # protocol 2, as torch.save writes: the refusal must come from weights_only, not from an unknown protocol
+        pickle.dump({"format": "voxage-model/1", "payload": _Evil()}, f, protocol=2)
     with pytest.raises(ValueError, match="not a voxage model"):
         ModelArtifact.load(bad)
     assert not Path("/tmp/voxage-pwned").exists()

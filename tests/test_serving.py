@@ -30,21 +30,21 @@ def _free_port() -> int:
 def _serve(*args: str):
     """`voxage serve` on a free loopback port, until the module's tests are done."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--port", str(port), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError(proc.stdout.read().decode())
-    yield url
-    proc.terminate()
-    proc.wait(10)
+    with subprocess.Popen([sys.executable, "-m", "voxage", "serve", "--port", str(port), *args],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:  # closes the pipe at the end
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            proc.kill()
+            raise RuntimeError(proc.stdout.read().decode())
+        yield url
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.fixture(scope="module")

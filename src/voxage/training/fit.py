@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
@@ -31,6 +33,17 @@ from voxage.training.data import AgeDataModule
 from voxage.training.module import AgeClassifier
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def lightning_internals_quiet(resume: bool = False):
+    """Lightning warnings about its own internals, which nobody running voxage can act on, are not shown."""
+    with warnings.catch_warnings():
+        # Lightning 2.6 still builds torch's deprecated LeafSpec when it flattens a batch (torch >= 2.10)
+        warnings.filterwarnings("ignore", r"`isinstance\(treespec, LeafSpec\)` is deprecated", FutureWarning)
+        if resume:  # a resumed run writes into its own checkpoint folder on purpose
+            warnings.filterwarnings("ignore", r"Checkpoint directory .* exists and is not empty", UserWarning)
+        yield
 
 
 def _parse_devices(devices: str):
@@ -87,7 +100,8 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         enable_progress_bar=cfg.progress, log_every_n_steps=1,
         enable_model_summary=cfg.progress, plugins=[AtomicCheckpointIO()],
     )
-    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
+    with lightning_internals_quiet(resume):
+        trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None)
     if not trainer.is_global_zero:
         return None
     best = checkpoint.best_model_path or str(last)
@@ -133,9 +147,11 @@ def refit(module: AgeClassifier, state: dict, store, splits: dict[str, list[Row]
     splits = {**splits, "train": splits["train"] + splits["val"]}
     both = AgeDataModule(fit_input_statistics(module.model, store, splits, cfg), splits, len(splits["train"]),
                          cfg.num_workers, cfg.weighting)
-    L.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-              enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-              limit_val_batches=0).fit(module, datamodule=both)
+    trainer = L.Trainer(max_epochs=1, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                        limit_val_batches=0)
+    with lightning_internals_quiet():
+        trainer.fit(module, datamodule=both)
     return {k: v.detach().cpu() for k, v in module.model.state_dict().items()}
 
 
