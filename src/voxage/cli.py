@@ -61,9 +61,10 @@ def cmd_train(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
+    from voxage.evaluation.conditions import resolve_conditions
     from voxage.evaluation.evaluate import evaluate_run, format_report
 
-    report = evaluate_run(Path(a.run_dir), a.split)
+    report = evaluate_run(Path(a.run_dir), a.split, resolve_conditions(a.conditions))
     print(format_report(report))
     print(f"\nreport: {Path(a.run_dir) / 'report.json'}\nplots: {Path(a.run_dir) / 'confusion_matrix.png'}, "
           f"{Path(a.run_dir) / 'reliability.png'}, {Path(a.run_dir) / 'training_curves.png'}")
@@ -130,17 +131,28 @@ def cmd_demo_corpus(a) -> int:
     return 0
 
 
+def _add_conditions_flag(s) -> None:
+    from voxage.audio.channels import CHANNELS
+
+    s.add_argument("--conditions", nargs="+", default=[], metavar="SPEC",
+                   help="also score the test speakers through these simulated channels: 'standard' (phone lines, "
+                        "noise at 20/10/5 dB, babble, rooms RT60 0.3-0.9 s, -30/+20 dB gain, MP3, GSM) or specs "
+                        f"NAME[:key=value,...] with NAME one of {', '.join(CHANNELS)}, e.g. noise:snr_db=5,kind=pink")
+
+
 def cmd_crossval(a) -> int:
-    from voxage.evaluation.crossval import crossval, format_table
+    from voxage.evaluation.conditions import resolve_conditions
+    from voxage.evaluation.crossval import crossval, format_table, run_tag
     from voxage.training.config import TrainConfig
 
     cfg = from_flags(TrainConfig, a, only=CROSSVAL_TRAIN_FIELDS, progress=False)
     out = Path(a.out) if a.out else Path(a.work_dir) / "crossval"
-    summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seeds, a.test_corpus)
+    summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seeds, a.test_corpus,
+                       resolve_conditions(a.conditions), a.held_out_corpus)
     print(format_table(summary))
-    tag = a.split + (f"-{a.test_corpus}" if a.test_corpus else "")
+    tag = run_tag(a.split, a.test_corpus, a.held_out_corpus)
     print(f"\nreport: {out / f'crossval-{tag}.json'}\n"
-          f"plots: {out}/{{recall,confusion,reliability,language}}-{tag}*.png")
+          f"plots: {out}/{{recall,confusion,reliability,language{',conditions' if a.conditions else ''}}}-{tag}*.png")
     return 0
 
 
@@ -274,6 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("evaluate", help="test a run; writes report.json and PNG plots", parents=common)
     s.add_argument("run_dir")
     s.add_argument("--split", default="test", choices=["test", "val", "train"])
+    _add_conditions_flag(s)
     s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("predict", help="age group and probabilities per audio file (folders are walked)",
@@ -304,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fold seeds: each draws other folds; means and spread over all of them (default 0)")
     s.add_argument("--test-corpus", metavar="NAME",
                    help="test folds only from this corpus (e.g. cv-en-delta13); every other corpus always trains")
+    s.add_argument("--held-out-corpus", metavar="NAME",
+                   help="leave this corpus out of every fold's training and score each fold's model on all of it")
+    _add_conditions_flag(s)
     s.add_argument("--out", help="default: WORK_DIR/crossval")
     s.set_defaults(func=cmd_crossval)
 

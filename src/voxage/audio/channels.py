@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import ClassVar
 
@@ -26,6 +26,7 @@ from voxage.errors import ConfigError
 class Channel:
     name: ClassVar[str]
     version: ClassVar[int] = 1  # bump when the simulation changes: features computed through it are kept per tag
+    mixes_voices: ClassVar[bool] = False  # True: reads other speakers' clips (`others`)
 
     def apply(self, wave: np.ndarray, rate: int, rng: np.random.Generator, others: Sequence[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
@@ -40,14 +41,15 @@ class Channel:
     @property
     def tag(self) -> str:
         """A file-name-safe name of this channel with its settings and version: the cache folder of its features."""
-        args = ",".join(f"{f.name}={getattr(self, f.name):g}" if isinstance(getattr(self, f.name), float)
-                        else f"{f.name}={getattr(self, f.name)}" for f in fields(self))
+        args = ",".join(f"{f.name}={_text(getattr(self, f.name))}" for f in fields(self))
         return f"{self.name}{'-' + args if args else ''}-v{self.version}"
 
     @property
     def spec(self) -> str:
-        """The string `parse_channel` reads back into this channel."""
-        args = ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self) if getattr(self, f.name) != f.default)
+        """The string `parse_channel` reads back into this channel: every setting, but the details (marked
+        `DETAIL`) only where they differ from their default."""
+        args = ",".join(f"{f.name}={_text(getattr(self, f.name))}" for f in fields(self)
+                        if not f.metadata.get("detail") or getattr(self, f.name) != f.default)
         return f"{self.name}{':' + args if args else ''}"
 
 
@@ -83,6 +85,13 @@ def parse_channel(spec: str) -> Channel:
         raise ConfigError(f"{spec!r}: {exc}") from None
 
 
+DETAIL = {"detail": True}  # field metadata: a setting a condition's name leaves out at its default
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _fit(x: np.ndarray, n: int) -> np.ndarray:
     return x[:n] if len(x) >= n else np.pad(x, (0, n - len(x)))
 
@@ -100,9 +109,9 @@ class Telephone(Channel):
 
     name: ClassVar[str] = "phone"
     codec: str = "mulaw"
-    low_hz: float = 300.0
-    high_hz: float = 3400.0
-    line_rate: int = 8000
+    low_hz: float = field(default=300.0, metadata=DETAIL)
+    high_hz: float = field(default=3400.0, metadata=DETAIL)
+    line_rate: int = field(default=8000, metadata=DETAIL)
 
     def __post_init__(self):
         if self.codec not in ("mulaw", "alaw", "none"):
@@ -159,6 +168,10 @@ class Noise(Channel):
         if self.kind not in ("white", "pink", "babble"):
             raise ValueError(f"kind must be white, pink or babble, not {self.kind!r}")
 
+    @property
+    def mixes_voices(self) -> bool:
+        return self.kind == "babble"
+
     def apply(self, wave, rate, rng, others):
         n = len(wave)
         if self.kind == "white":
@@ -195,8 +208,8 @@ class Room(Channel):
 
     name: ClassVar[str] = "room"
     rt60_s: float = 0.6
-    rooms: int = 16
-    seed: int = 0
+    rooms: int = field(default=16, metadata=DETAIL)
+    seed: int = field(default=0, metadata=DETAIL)
 
     def __post_init__(self):
         if not 0.05 <= self.rt60_s <= 3:

@@ -1,24 +1,32 @@
-"""Features of a front-end that `prepare` does not cache (`FrontEnd.prepared` is False): one small `.npy` per
-clip under WORK_DIR/features/KIND/vVERSION, computed on first use by parallel workers, resumable after a kill."""
+"""Features that `prepare` does not cache: a front-end's that it never caches (`FrontEnd.prepared` is False), and
+any front-end's heard through a simulated channel (`voxage.audio.channels`). One small `.npy` per clip under
+WORK_DIR/features/KIND/vVERSION[/channels/CHANNEL_TAG], computed on first use by parallel workers, resumable
+after a kill; a channel's randomness is seeded by the clip's key, so a clip sounds the same in every fold."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from voxage.audio import load_audio
+from voxage.audio.channels import Channel, parse_channel
 from voxage.data.atomic import write_npy_atomic
 from voxage.data.manifest import Row
 from voxage.features import FeatureConfig
 from voxage.features.frontends import FrontEnd, frontend
 from voxage.parallel import worker_pool
 
+BABBLE_VOICES = 4  # other speakers' clips handed to a channel that mixes voices in
+
 
 class FeatureFiles:
-    def __init__(self, work_dir: Path, fe: FrontEnd):
+    def __init__(self, work_dir: Path, fe: FrontEnd, channel: Channel | None = None):
         self.root = Path(work_dir) / "features" / fe.name / f"v{fe.version}"
+        if channel is not None:
+            self.root = self.root / "channels" / channel.tag
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.npy"
@@ -30,38 +38,64 @@ class FeatureFiles:
         return [r for r in rows if not self.path(r.key).is_file()]
 
 
+def clip_rng(key: str) -> np.random.Generator:
+    """The random draws of a channel for one clip: the same in every run, fold and worker."""
+    return np.random.default_rng(zlib.crc32(key.encode()))
+
+
+def other_voices(row: Row, pool: list[Row], n: int = BABBLE_VOICES) -> list[str]:
+    """n clips of other speakers, drawn from `pool` (the whole work dir) by the clip's own seed."""
+    others = [r for r in pool if r.speaker != row.speaker]
+    if not others:
+        return []
+    picked = clip_rng(row.key + "/voices").choice(len(others), size=min(n, len(others)), replace=False)
+    return [others[i].path for i in sorted(picked)]
+
+
 _state: dict = {}
 
 
-def _init(kind: str, cfg: dict) -> None:
-    _state.update(frontend=frontend(kind), cfg=FeatureConfig.from_dict(cfg))
+def _init(kind: str, cfg: dict, channel: str | None) -> None:
+    _state.update(frontend=frontend(kind), cfg=FeatureConfig.from_dict(cfg),
+                  channel=parse_channel(channel) if channel else None)
 
 
-def _compute(item: tuple[str, str, str]) -> str:
-    key, audio, out = item
-    fe, cfg = _state["frontend"], _state["cfg"]
-    write_npy_atomic(Path(out), fe.features(load_audio(audio, fe.sample_rate(cfg)), cfg))
+def _compute(item: tuple[str, str, str, list[str]]) -> str:
+    key, audio, out, others = item
+    fe, cfg, channel = _state["frontend"], _state["cfg"], _state["channel"]
+    rate = fe.sample_rate(cfg)
+    wave = load_audio(audio, rate)
+    if channel is not None:
+        wave = channel(wave, rate, clip_rng(key), [load_audio(o, rate) for o in others])
+    write_npy_atomic(Path(out), fe.features(wave, cfg))
     return key
 
 
 def ensure_features(work_dir: Path, rows: list[Row], fe: FrontEnd, cfg: FeatureConfig, workers: int = 2,
-                    progress: bool = True) -> FeatureFiles:
-    """Compute every row's features not yet on disk (finished clips are kept)."""
-    store = FeatureFiles(work_dir, fe)
-    todo = [(r.key, r.path, str(store.path(r.key))) for r in store.missing(rows)]
+                    progress: bool = True, channel: Channel | None = None,
+                    pool: list[Row] | None = None) -> FeatureFiles:
+    """Compute every row's features not yet on disk (finished clips are kept), through `channel` if given;
+    `pool`: the clips a voice-mixing channel draws other speakers from (default: `rows`)."""
+    store = FeatureFiles(work_dir, fe, channel)
+    mixes = channel is not None and channel.mixes_voices
+    ordered = sorted(pool or rows, key=lambda r: r.key)
+    todo = [(r.key, r.path, str(store.path(r.key)), other_voices(r, ordered) if mixes else [])
+            for r in store.missing(rows)]
     if not todo:
         return store
     store.root.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="clip", desc=f"{fe.name} features",
-               disable=not progress, dynamic_ncols=True)
+    what = f"{fe.name} features" + (f" through {channel.spec}" if channel is not None else "")
+    bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="clip", desc=what, disable=not progress,
+               dynamic_ncols=True)
+    spec = channel.spec if channel is not None else None
     if workers <= 1:
-        _init(fe.name, cfg.to_dict())
+        _init(fe.name, cfg.to_dict(), spec)
         for item in todo:
             _compute(item)
             bar.update()
     else:
-        with worker_pool(workers, _init, (fe.name, cfg.to_dict())) as pool:
-            for _ in pool.imap_unordered(_compute, todo, chunksize=4):
+        with worker_pool(workers, _init, (fe.name, cfg.to_dict(), spec)) as pool_:
+            for _ in pool_.imap_unordered(_compute, todo, chunksize=4):
                 bar.update()
     bar.close()
     return store

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxage.audio.channels import Channel
 from voxage.data.cache import FeatureCache
 from voxage.data.feature_files import ensure_features
 from voxage.data.manifest import Row
@@ -22,12 +23,14 @@ class CacheField:
         return self.cache.read(key)[self.kind]
 
 
-def feature_store(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], progress: bool = True):
-    """The prepare cache for front-ends it holds; else that front-end's feature files, filled first."""
+def feature_store(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], progress: bool = True,
+                  channel: Channel | None = None, pool: list[Row] | None = None):
+    """The prepare cache for front-ends it holds; else that front-end's feature files, filled first. Through a
+    `channel`, always feature files of their own (`pool`: where babble draws other voices from)."""
     fe = frontend(kind)
-    if fe.prepared:
+    if fe.prepared and channel is None:
         return CacheField(cache, kind)
-    return ensure_features(work_dir, rows, fe, cache.cfg, progress=progress)
+    return ensure_features(work_dir, rows, fe, cache.cfg, progress=progress, channel=channel, pool=pool)
 
 
 class ShiftedStore:

@@ -23,9 +23,11 @@ from voxage.data.records import Clip
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
 from voxage.errors import DataError
-from voxage.evaluation.evaluate import evaluate_rows
+from voxage.evaluation.conditions import CLEAN, CONDITION_KEYS, compact
+from voxage.evaluation.evaluate import evaluate_conditions, evaluate_rows
 from voxage.evaluation.metrics import add_speaker_weighted, summarize
 from voxage.evaluation.plots import (
+    plot_conditions,
     plot_confusion,
     plot_language_scores,
     plot_recall_bars,
@@ -39,6 +41,7 @@ from voxage.training.fit import fit
 
 log = logging.getLogger(__name__)
 
+HELD_OUT = "held-out corpus"
 SUMMARY_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "macro_f1", "accuracy", "speaker_balanced_accuracy",
                 "speaker_off_by_one_accuracy")
 
@@ -93,16 +96,30 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return float(np.mean(values)), float(np.std(values))
 
 
+def run_tag(method: str, test_corpus: str | None = None, held_out_corpus: str | None = None) -> str:
+    """The name of a protocol's folder and files: `speaker`, `speaker-cv-en-delta13`, `speaker-without-crema-d`."""
+    return method + (f"-{test_corpus}" if test_corpus else "") + (f"-without-{held_out_corpus}" if held_out_corpus
+                                                                   else "")
+
+
 def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, method: str = "speaker",
-             train_cfg: TrainConfig | None = None, seeds: list[int] = (0,), test_corpus: str | None = None) -> dict:
-    """k folds for each fold seed; metrics are means over all folds, with the spread over folds and over seeds."""
+             train_cfg: TrainConfig | None = None, seeds: list[int] = (0,), test_corpus: str | None = None,
+             conditions: list[str] = (), held_out_corpus: str | None = None) -> dict:
+    """k folds for each fold seed; metrics are means over all folds, with the spread over folds and over seeds.
+    `conditions`: channel specs every test fold is also scored through (`evaluation.conditions`);
+    `held_out_corpus`: a corpus that never trains, scored whole by every fold's model."""
     work_dir, out_dir = Path(work_dir), Path(out_dir)
-    _, rows = load_work_dir(work_dir)
-    by_key = {r.key: r for r in rows}
-    tag = method + (f"-{test_corpus}" if test_corpus else "")
+    _, every = load_work_dir(work_dir)
+    by_key = {r.key: r for r in every}
+    held = [r for r in every if r.corpus == held_out_corpus] if held_out_corpus else []
+    if held_out_corpus and not held:
+        raise DataError(f"no rows of corpus {held_out_corpus!r}; this work dir holds {sorted({r.corpus for r in every})}")
+    rows = [r for r in every if not held or r.corpus != held_out_corpus]
+    tag = run_tag(method, test_corpus, held_out_corpus)
     results: dict[str, dict] = {}
     for model in models:
         folds, seed_pooled, pooled = [], [], {"labels": [], "probs": [], "probs_uncalibrated": [], "keys": []}
+        protocol: list[dict] = []  # per fold: condition -> scores
         gender: dict[str, list] = {"genders": [], "gender_probs": []}
         for seed in seeds:
             ids = fold_ids(rows, k, method, seed, test_corpus)
@@ -122,6 +139,11 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                 if "speaker_balanced_accuracy" not in report:  # a fold an older voxage finished
                     add_speaker_weighted(report, report["labels"], report["probs"],
                                          [by_key[key].speaker for key in report["keys"]])
+                if score_protocol(report, fold_dir, work_dir, [by_key[key] for key in report["keys"]], conditions,
+                                  held, every):
+                    write_json_atomic(done, report)  # the fold's model is kept: only what is new is scored
+                protocol.append({"seed": seed, **{c: report["conditions"][c] for c in (CLEAN, *conditions)},
+                                 **({HELD_OUT: report["held_out"]} if held else {})})
                 folds.append({"seed": seed, "fold": f, **{key: report[key] for key in SUMMARY_KEYS}})
                 for key in pooled:
                     pooled[key] += report[key]
@@ -134,7 +156,10 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
             probs = np.asarray(seed_prob)
             seed_pooled.append(summarize(np.asarray(seed_true), probs.argmax(1), probs))
         results[model] = summarize_model(folds, seeds, seed_pooled, pooled, gender, by_key)
-    summary = {"method": method, "test_corpus": test_corpus, "folds": k, "seeds": list(seeds),
+        results[model]["conditions"] = summarize_conditions(protocol, seeds)
+    summary = {"method": method, "test_corpus": test_corpus, "held_out_corpus": held_out_corpus,
+               "held_out_clips": len(held), "held_out_speakers": len({r.speaker for r in held}),
+               "conditions": [CLEAN, *conditions], "folds": k, "seeds": list(seeds),
                "clips": len(rows), "speakers": len({r.speaker for r in rows}),
                "test_clips": sum(1 for r in rows if test_corpus in (None, r.corpus)),
                "test_speakers": len({r.speaker for r in rows if test_corpus in (None, r.corpus)}),
@@ -148,11 +173,47 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                          f"{model}: reliability on unseen speakers ({tag})")
         plot_language_scores(r["by_language"], out_dir / f"language-{tag}-{model}.png",
                              f"{model}: out-of-fold scores per language ({tag})")
+        if len(r["conditions"]) > 1:
+            plot_conditions(r["conditions"], out_dir / f"conditions-{tag}-{model}.png",
+                            f"{model}: unseen speakers through each channel ({tag}; mean ± sd over folds)")
     plot_recall_bars({m: [r["per_class_recall"][g] for g in AGE_GROUPS] for m, r in results.items()},
                      out_dir / f"recall-{tag}.png",
                      f"Per-class recall, {k}-fold {'speaker-grouped' if method == 'speaker' else 'per-clip'} CV"
                      + (f", test speakers from {test_corpus}" if test_corpus else ""))
     return summary
+
+
+def score_protocol(report: dict, fold_dir: Path, work_dir: Path, test: list[Row], conditions: list[str],
+                   held: list[Row], pool: list[Row]) -> bool:
+    """Add to a fold's report the scores it lacks: clean, each condition, the held-out corpus. True if any was
+    added (folds finished by an older voxage, or before a condition was asked for, get them from their kept model)."""
+    scored = report.setdefault("conditions", {})
+    if CLEAN not in scored:  # recounted from the kept predictions: older folds lack the newer scores
+        scored[CLEAN] = compact({**report, **summarize(report["labels"], np.argmax(report["probs"], axis=1))})
+    todo = [c for c in conditions if c not in scored]
+    if not todo and (not held or "held_out" in report):
+        return False
+    artifact = ModelArtifact.load(fold_dir / "model.pth")
+    scored.update(evaluate_conditions(artifact, work_dir, test, todo, pool))
+    if held and "held_out" not in report:
+        report["held_out"] = compact(evaluate_rows(artifact, work_dir, held))
+    return True
+
+
+def summarize_conditions(protocol: list[dict], seeds) -> dict[str, dict]:
+    """condition -> each score's mean and sd over all folds, and its mean per fold seed; plus the share of the
+    clean balanced accuracy each condition keeps."""
+    out = {}
+    for condition in [c for c in protocol[0] if c != "seed"] if protocol else []:
+        scores = [(p["seed"], p[condition]) for p in protocol]
+        entry = {}
+        for key in CONDITION_KEYS:
+            entry[f"{key}_mean"], entry[f"{key}_std"] = _mean_sd([x[key] for _, x in scores])
+            entry[f"{key}_per_seed"] = [float(np.mean([x[key] for s, x in scores if s == seed])) for seed in seeds]
+        out[condition] = entry
+    for entry in out.values():
+        entry["kept_of_clean"] = entry["balanced_accuracy_mean"] / max(out[CLEAN]["balanced_accuracy_mean"], 1e-9)
+    return out
 
 
 def summarize_model(folds: list[dict], seeds, seed_pooled: list[dict], pooled: dict, gender: dict,
@@ -194,7 +255,8 @@ def format_table(summary: dict) -> str:
     lines = [f"{summary['folds']}-fold CV by {summary['method']} x {len(seeds)} fold seeds "
              f"({', '.join(map(str, seeds))}), {summary['clips']} clips, {summary['speakers']} speakers"
              + (f"; test folds: the {summary['test_speakers']} speakers of {test}, trained with every other corpus"
-                if test else ""), "",
+                if test else "")
+             + (f"; {summary['held_out_corpus']} held out whole" if summary.get("held_out_corpus") else ""), "",
              "| model | balanced acc (mean ± sd over folds) | per fold seed | each speaker once | off-by-one acc "
              "| macro-F1 | ECE before / after temperature | gender balanced acc |",
              "|---|---|---|---|---|---|---|---|"]
@@ -213,4 +275,23 @@ def format_table(summary: dict) -> str:
         for model, r in summary["models"].items():
             lines.append(f"| {model} recall | " + " | ".join(f"{r['per_class_recall'][g]:.2f}" for g in AGE_GROUPS)
                          + " |")
+    for model, r in summary["models"].items():
+        if len(r.get("conditions", {})) > 1:
+            lines += format_conditions(model, r["conditions"], summary)
     return "\n".join(lines)
+
+
+def format_conditions(model: str, conditions: dict[str, dict], summary: dict) -> list[str]:
+    held = summary.get("held_out_corpus")
+    lines = ["", f"{model} through each recording condition (mean ± sd over folds"
+             + (f"; {HELD_OUT}: all {summary['held_out_speakers']} speakers of {held}, never trained on" if held
+                else "") + ")", "",
+             "| condition | balanced acc | per fold seed | kept of clean | off-by-one | ECE | largest answer share |",
+             "|---|---|---|---|---|---|---|"]
+    for c in [c for c in [*summary["conditions"], HELD_OUT] if c in conditions]:  # JSON keeps keys sorted
+        e, name = conditions[c], f"{HELD_OUT} ({held})" if c == HELD_OUT else c
+        lines.append(f"| {name} | {e['balanced_accuracy_mean']:.3f} ± {e['balanced_accuracy_std']:.3f} | "
+                     f"{' / '.join(f'{x:.3f}' for x in e['balanced_accuracy_per_seed'])} | "
+                     f"{e['kept_of_clean']:.0%} | {e['off_by_one_accuracy_mean']:.3f} ± "
+                     f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} | {e['largest_answer_share_mean']:.2f} |")
+    return lines

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from voxage.audio.channels import Channel, parse_channel
 from voxage.data.atomic import write_json_atomic
 from voxage.data.dataset import CachedClips
 from voxage.data.manifest import Row
@@ -14,8 +15,9 @@ from voxage.data.stores import aligned_store, feature_store
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir, open_cache, run_config
 from voxage.errors import DataError
+from voxage.evaluation.conditions import CLEAN, compact
 from voxage.evaluation.metrics import add_speaker_weighted, summarize
-from voxage.evaluation.plots import plot_confusion, plot_curves, plot_reliability
+from voxage.evaluation.plots import plot_conditions, plot_confusion, plot_curves, plot_reliability
 from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
 from voxage.models.calibration import reliability
@@ -26,9 +28,11 @@ def model_outputs(model: torch.nn.Module, dataset: CachedClips, batch_size: int 
     return torch.cat([model(x) for x, *_ in DataLoader(dataset, batch_size=batch_size)])
 
 
-def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with_probs: bool = False) -> dict:
-    """Age metrics, calibration (ECE) and, for models with a gender output, gender balanced accuracy."""
-    store = feature_store(work_dir, open_cache(work_dir), artifact.input_kind, rows)
+def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with_probs: bool = False,
+                  channel: Channel | None = None, pool: list[Row] | None = None) -> dict:
+    """Age metrics, calibration (ECE) and, for models with a gender output, gender balanced accuracy; the clips
+    heard through `channel` if given (`pool`: the clips babble draws other voices from)."""
+    store = feature_store(work_dir, open_cache(work_dir), artifact.input_kind, rows, channel=channel, pool=pool)
     model = artifact.build()
     dataset = CachedClips(aligned_store(store, model, rows), rows)
     out = model_outputs(model, dataset)
@@ -55,7 +59,15 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
     return report
 
 
-def evaluate_run(run_dir: Path, split: str = "test") -> dict:
+def evaluate_conditions(artifact: ModelArtifact, work_dir: Path, rows: list[Row], conditions: list[str],
+                        pool: list[Row]) -> dict[str, dict]:
+    """The robustness protocol on one model: `rows` scored through each condition (`evaluation.conditions`)."""
+    return {c: compact(evaluate_rows(artifact, work_dir, rows, channel=parse_channel(c), pool=pool))
+            for c in conditions}
+
+
+def evaluate_run(run_dir: Path, split: str = "test", conditions: list[str] = ()) -> dict:
+    """`conditions`: channel specs to score the split through as well (`voxage evaluate --conditions`)."""
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
     artifact = ModelArtifact.load(run_dir / "model.pth")
@@ -65,6 +77,11 @@ def evaluate_run(run_dir: Path, split: str = "test") -> dict:
         raise DataError(f"{cfg['work_dir']}: the {split} split is empty")
     report = {"model": artifact.name, "split": split, "run_dir": str(run_dir),
               **evaluate_rows(artifact, Path(cfg["work_dir"]), chosen)}
+    if conditions:
+        report["conditions"] = {CLEAN: compact(report),
+                                **evaluate_conditions(artifact, Path(cfg["work_dir"]), chosen, conditions, rows)}
+        plot_conditions({c: {f"{k}_mean": v for k, v in r.items()} for c, r in report["conditions"].items()},
+                        run_dir / "conditions.png", f"{artifact.name}: {split} speakers through each channel")
     write_json_atomic(run_dir / "report.json", report)
     plot_confusion(report["confusion_matrix"], run_dir / "confusion_matrix.png",
                    f"{artifact.name}: {split} speakers (balanced acc {report['balanced_accuracy']:.2f})")
@@ -93,4 +110,9 @@ def format_report(report: dict) -> str:
     if "gender" in report:
         lines.append(f"  gender balanced accuracy {report['gender']['balanced_accuracy']:.3f} "
                      f"({report['gender']['n']} clips with a gender label)")
+    if "conditions" in report:
+        lines += ["", f"  {'condition':<30}{'bal acc':>8}{'off-by-1':>9}{'ECE':>7}{'top share':>10}"]
+        for c, r in report["conditions"].items():
+            lines.append(f"  {c:<30}{r['balanced_accuracy']:>8.3f}{r['off_by_one_accuracy']:>9.3f}{r['ece']:>7.3f}"
+                         f"{r['largest_answer_share']:>10.2f}")
     return "\n".join(lines)

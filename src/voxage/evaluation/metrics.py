@@ -37,6 +37,8 @@ def summarize(y_true, y_pred, probs: np.ndarray | None = None, classes: tuple[st
         "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
         "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
         "off_by_one_accuracy": float(np.average(np.abs(y_true - y_pred) <= 1, weights=weights)) if len(y_true) else 0.0,
+        # how much of the answers one group takes: a model that has stopped listening piles them onto one
+        "largest_answer_share": float(cm.sum(0).max() / cm.sum()) if len(y_true) else 0.0,
         "per_class": {
             g: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                 "support": float(support[i]) if weights is not None else int(support[i])}

@@ -115,3 +115,25 @@ def plot_reliability(curves: dict[str, dict], path: Path, title: str = "Reliabil
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_conditions(scores: dict[str, dict], path: Path, title: str = "Scores per recording condition") -> None:
+    """scores: condition -> {METRIC_mean, optionally METRIC_std}; balanced and off-by-one accuracy side by side,
+    the spread over folds as error bars, the clean score as a line to read the drops against."""
+    names = list(scores)
+    fig, ax = plt.subplots(figsize=(10, 0.42 * len(names) + 1.6))
+    y = np.arange(len(names))[::-1]
+    for offset, key, label in ((0.2, "balanced_accuracy", "balanced accuracy"),
+                               (-0.2, "off_by_one_accuracy", "off-by-one decade")):
+        ax.barh(y + offset, [scores[n][f"{key}_mean"] for n in names], 0.4, label=label,
+                xerr=[scores[n].get(f"{key}_std", 0.0) for n in names], capsize=2)
+    if "clean" in scores:
+        ax.axvline(scores["clean"]["balanced_accuracy_mean"], color="C0", ls=":", lw=1)
+    ax.axvline(1 / len(AGE_GROUPS), color="gray", ls="--", lw=1, label="chance (balanced)")
+    ax.set_yticks(y, names, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

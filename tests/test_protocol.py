@@ -1,0 +1,147 @@
+"""The robustness protocol: every test fold also scored through simulated channels, a corpus held out whole, and
+the features heard through a channel cached like clean ones (seeded per clip, per channel tag, resumable)."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxage.cli import main
+from voxage.data.manifest import read_manifest
+from voxage.data.synthetic import SyntheticConfig, make_corpus
+from voxage.evaluation.crossval import HELD_OUT
+from voxage.labels import AGE_GROUPS
+
+CONDITIONS = ["phone:codec=mulaw", "noise:snr_db=5,kind=babble"]
+
+
+@pytest.fixture(scope="module")
+def two_corpora(synthetic_corpus, tmp_path_factory) -> tuple[Path, str]:
+    """The synthetic corpus, a second one that trains too, and a small third one to hold out, in one work dir
+    (other locales: other clip names and speakers)."""
+    root = tmp_path_factory.mktemp("corpora")
+    more, studio = (make_corpus(root / name, SyntheticConfig(speakers_per_class=2, clips_per_speaker=n, min_seconds=1.2,
+                                                             max_seconds=1.6, seed=seed, locale=locale))
+                    for name, n, seed, locale in (("more", 3, 5, "fr"), ("studio", 2, 7, "de")))
+    work = tmp_path_factory.mktemp("protocol-work")
+    assert main(["prepare", str(synthetic_corpus), str(more), str(studio), "--out", str(work), "--workers", "1",
+                 "--quiet", "--balance", "none"]) == 0
+    return work, studio.name
+
+
+def test_crossval_scores_each_condition_and_the_held_out_corpus(two_corpora, tmp_path):
+    work, studio = two_corpora
+    out = tmp_path / "cv"
+    args = ["crossval", str(work), "--models", "embed", "--folds", "2", "--epochs", "1", "--held-out-corpus", studio,
+            "--out", str(out), "--quiet"]
+    assert main([*args, "--conditions", *CONDITIONS]) == 0
+    tag = f"speaker-without-{studio}"
+    summary = json.loads((out / f"crossval-{tag}.json").read_text())
+    rows = read_manifest(work / "manifest.tsv")
+    held = [r for r in rows if r.corpus == studio]
+    assert summary["held_out_clips"] == len(held) == 24 and summary["conditions"] == ["clean", *CONDITIONS]
+    assert summary["test_clips"] == len(rows) - len(held)  # the held-out corpus is in no fold
+    scores = summary["models"]["embed"]["conditions"]
+    assert set(scores) == {"clean", *CONDITIONS, HELD_OUT}
+    clean = scores["clean"]
+    assert clean["balanced_accuracy_mean"] == pytest.approx(summary["models"]["embed"]["balanced_accuracy_mean"])
+    assert clean["kept_of_clean"] == pytest.approx(1.0)
+    for c in [*CONDITIONS, HELD_OUT]:
+        e = scores[c]
+        assert 0 <= e["balanced_accuracy_mean"] <= 1 and 0 <= e["ece_mean"] <= 1
+        assert 1 / len(AGE_GROUPS) <= e["largest_answer_share_mean"] <= 1
+        assert len(e["balanced_accuracy_per_seed"]) == 1
+    fold = out / tag / "embed" / "seed-0" / "fold-0"
+    report = json.loads((fold / "fold.json").read_text())
+    assert report["held_out"]["n"] == len(held) and set(report["keys"]).isdisjoint({r.key for r in held})
+    train = json.loads((fold / "train_config.json").read_text())
+    assert train["train"]["model"] == "embed"
+    table = (out / f"crossval-{tag}.md").read_text()
+    assert "noise:snr_db=5,kind=babble" in table and f"{HELD_OUT} ({studio})" in table
+    assert (out / f"conditions-{tag}-embed.png").stat().st_size > 5000
+    # A condition asked for later is scored with the folds' kept models: no fold is trained again.
+    trained_at = (fold / "model.pth").stat().st_mtime_ns
+    assert main([*args, "--conditions", *CONDITIONS, "gain:gain_db=-30"]) == 0
+    assert (fold / "model.pth").stat().st_mtime_ns == trained_at
+    again = json.loads((out / f"crossval-{tag}.json").read_text())["models"]["embed"]["conditions"]
+    assert "gain:gain_db=-30" in again and again[CONDITIONS[0]] == scores[CONDITIONS[0]]
+
+
+def test_channel_features_differ_from_clean_and_are_stored_per_channel(two_corpora):
+    work, _ = two_corpora
+    clean_dir = work / "features" / "embed"
+    version = next(clean_dir.iterdir()).name  # filled by the crossval test or below
+    from voxage.audio.channels import parse_channel
+    from voxage.data.feature_files import ensure_features
+    from voxage.data.workdir import open_cache
+    from voxage.features.frontends import frontend
+
+    rows = read_manifest(work / "manifest.tsv")[:6]
+    fe, cfg = frontend("embed"), open_cache(work).cfg
+    clean = ensure_features(work, rows, fe, cfg, workers=1, progress=False)
+    phone = ensure_features(work, rows, fe, cfg, workers=1, progress=False, channel=parse_channel("phone"))
+    assert phone.root == clean_dir / version / "channels" / "phone-codec=mulaw,low_hz=300,high_hz=3400,line_rate=8000-v1"
+    for r in rows:
+        a, b = clean.read(r.key), phone.read(r.key)
+        assert a.shape == b.shape and not np.allclose(a, b)
+
+
+def test_a_killed_channel_feature_run_resumes_to_identical_files(two_corpora, tmp_path):
+    """SIGKILL while workers write noisy-copy features; the rerun computes only what is missing, and every file
+    equals a run that was never interrupted (the noise is seeded by the clip, not by the order of work)."""
+    work, _ = two_corpora
+    code = """
+import sys
+from pathlib import Path
+from voxage.audio.channels import parse_channel
+from voxage.data.feature_files import ensure_features
+from voxage.data.manifest import read_manifest
+from voxage.data.workdir import open_cache
+from voxage.features.frontends import frontend
+work = Path(sys.argv[1])
+rows = read_manifest(work / "manifest.tsv")
+ensure_features(Path(sys.argv[2]), rows, frontend("embed"), open_cache(work).cfg, workers=2, progress=False,
+                channel=parse_channel("noise:snr_db=10,kind=babble"))
+"""
+    runs = {}
+    for name in ("killed", "whole"):
+        out = tmp_path / name
+        cmd = [sys.executable, "-c", code, str(work), str(out)]
+        if name == "killed":
+            proc = subprocess.Popen(cmd, start_new_session=True)
+            deadline = time.time() + 120
+            while time.time() < deadline and len(list(out.rglob("*.npy"))) < 10:
+                time.sleep(0.05)
+            import os
+
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            assert 0 < len(list(out.rglob("*.npy"))) < len(read_manifest(work / "manifest.tsv"))
+        subprocess.run(cmd, check=True, timeout=300)
+        runs[name] = {p.relative_to(out): p.read_bytes() for p in out.rglob("*.npy")}
+    assert runs["killed"] == runs["whole"] and len(runs["whole"]) == len(read_manifest(work / "manifest.tsv"))
+    assert not [p for p in (tmp_path / "killed").rglob("*") if p.is_file() and p.suffix != ".npy"]  # no temp left
+
+
+def test_evaluate_scores_a_run_through_conditions(small_model, capsys):
+    run = small_model.parent
+    assert main(["evaluate", str(run), "--conditions", "gain:gain_db=-30", "mp3", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "gain:gain_db=-30" in printed and "mp3:vbr_quality=9" in printed
+    report = json.loads((run / "report.json").read_text())
+    assert set(report["conditions"]) == {"clean", "gain:gain_db=-30", "mp3:vbr_quality=9"}
+    assert report["conditions"]["clean"]["balanced_accuracy"] == report["balanced_accuracy"]
+    assert (run / "conditions.png").stat().st_size > 5000
+
+
+def test_an_unknown_condition_fails_before_any_training(two_corpora, tmp_path, capsys):
+    work, _ = two_corpora
+    assert main(["crossval", str(work), "--models", "embed", "--conditions", "phone:codec=gsm", "--out",
+                 str(tmp_path / "cv")]) == 2
+    assert "codec must be" in capsys.readouterr().err
+    assert not (tmp_path / "cv").exists()
