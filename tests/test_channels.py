@@ -112,3 +112,17 @@ def test_specs_round_trip_and_bad_specs_say_what_is_wrong():
                          ("room:rt60_s=9", "rt60_s must be")]:
         with pytest.raises(ConfigError, match=message):
             parse_channel(bad)
+
+
+def test_training_copies_draw_every_family_at_varied_strengths_repeatably():
+    from voxage.audio.channels import random_channel
+    from voxage.data.feature_files import clip_rng
+
+    drawn = [random_channel(clip_rng(f"clip-{i}/copy-0")) for i in range(400)]
+    assert drawn == [random_channel(clip_rng(f"clip-{i}/copy-0")) for i in range(400)]
+    assert {c.name for c in drawn} == {"phone", "noise", "room", "gain", "mp3", "gsm"}
+    snrs = {c.snr_db for c in drawn if c.name == "noise"}
+    assert len(snrs) > 20 and 5 <= min(snrs) and max(snrs) <= 25
+    assert {c.seed for c in drawn if c.name == "room"} == {1}  # never the protocol's rooms (seed 0)
+    gains = [c.gain_db for c in drawn if c.name == "gain"]
+    assert min(gains) < -10 and max(gains) > 6 and not [g for g in gains if -10 < g < 6]

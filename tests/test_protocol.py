@@ -145,3 +145,22 @@ def test_an_unknown_condition_fails_before_any_training(two_corpora, tmp_path, c
                  str(tmp_path / "cv")]) == 2
     assert "codec must be" in capsys.readouterr().err
     assert not (tmp_path / "cv").exists()
+
+
+def test_training_reads_cached_channel_copies_of_train_and_val_clips(two_corpora, tmp_path):
+    work, _ = two_corpora
+    run = tmp_path / "run"
+    assert main(["train", str(work), "--model", "embed", "--epochs", "1", "--channel-copies", "2", "--run-dir",
+                 str(run), "--quiet"]) == 0
+    rows = read_manifest(work / "manifest.tsv")
+    heard = [r for r in rows if r.split in ("train", "val")]
+    copies = work / "features" / "embed"
+    for i in range(2):
+        (root,) = copies.glob(f"v*/copies/v1/copy-{i}")
+        assert {p.stem for p in root.glob("*.npy")} >= {r.key for r in heard}
+        assert not {p.stem for p in root.glob("*.npy")} & {r.key for r in rows if r.split == "test"}
+    import torch
+
+    extra = torch.load(run / "model.pth", weights_only=True)["extra"]
+    assert extra["train_clips"] == 3 * sum(r.split == "train" for r in rows)  # each clip and its two copies
+    assert json.loads((run / "train_config.json").read_text())["train"]["channel_copies"] == 2

@@ -223,7 +223,7 @@ class Room(Channel):
         return wet * np.sqrt(_power(wave) / max(_power(wet), 1e-20))
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=24)
 def room_impulse_responses(rt60_s: float, rooms: int, seed: int, rate: int) -> tuple[np.ndarray, ...]:
     """`rooms` impulse responses starting at their direct path, each with an energy decay of 60 dB in `rt60_s`."""
     import pyroomacoustics as pra
@@ -304,3 +304,22 @@ class Gsm(Channel):
 
         return GSMFullRateCompressor()(wave[None], rate)[0]
 
+
+AUGMENT_VERSION = 1  # bump when `random_channel` draws differently: training copies are cached per version
+
+
+def random_channel(rng: np.random.Generator) -> Channel:
+    """The channel of one training copy: one family, drawn evenly, at a random strength (SNR 5-25 dB, RT60
+    0.2-1.0 s, -35 to -10 or +6 to +20 dB, MP3 VBR quality 6-9 or GSM). Its rooms come from another bank (seed 1)
+    than the protocol's (seed 0), so no room a model is tested in was heard in training."""
+    family = rng.integers(5)
+    if family == 0:
+        return Telephone(codec=str(rng.choice(["mulaw", "alaw", "none"])))
+    if family == 1:
+        return Noise(snr_db=round(float(rng.uniform(5, 25)), 1), kind=str(rng.choice(["white", "pink", "babble"])))
+    if family == 2:
+        return Room(rt60_s=round(float(rng.choice(np.arange(0.2, 1.05, 0.1))), 1), seed=1)
+    if family == 3:
+        quiet, hot = rng.uniform(-35, -10), rng.uniform(6, 20)
+        return Gain(gain_db=round(float(quiet if rng.random() < 0.5 else hot), 1))
+    return Mp3(vbr_quality=float(rng.integers(6, 10))) if rng.random() < 0.5 else Gsm()

@@ -1,7 +1,9 @@
 """Features that `prepare` does not cache: a front-end's that it never caches (`FrontEnd.prepared` is False), and
-any front-end's heard through a simulated channel (`voxage.audio.channels`). One small `.npy` per clip under
-WORK_DIR/features/KIND/vVERSION[/channels/CHANNEL_TAG], computed on first use by parallel workers, resumable
-after a kill; a channel's randomness is seeded by the clip's key, so a clip sounds the same in every fold."""
+any front-end's heard through simulated channels (`voxage.audio.channels`): one channel for every clip (a
+robustness condition) or a random one per clip (a training copy). One small `.npy` per clip under
+WORK_DIR/features/KIND/vVERSION[/channels/CHANNEL_TAG | /copies/vAUGMENT_VERSION/copy-I], computed on first use by
+parallel workers, resumable after a kill; every random draw is seeded by the clip's key, so a clip sounds the same
+in every fold, run and worker."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from voxage.audio import load_audio
-from voxage.audio.channels import Channel, parse_channel
+from voxage.audio.channels import AUGMENT_VERSION, Channel, parse_channel, random_channel
 from voxage.data.atomic import write_npy_atomic
 from voxage.data.manifest import Row
 from voxage.features import FeatureConfig
@@ -23,10 +25,19 @@ BABBLE_VOICES = 4  # other speakers' clips handed to a channel that mixes voices
 
 
 class FeatureFiles:
-    def __init__(self, work_dir: Path, fe: FrontEnd, channel: Channel | None = None):
+    def __init__(self, work_dir: Path, fe: FrontEnd, channel: Channel | None = None, copy: int | None = None):
         self.root = Path(work_dir) / "features" / fe.name / f"v{fe.version}"
         if channel is not None:
             self.root = self.root / "channels" / channel.tag
+        elif copy is not None:
+            self.root = self.root / "copies" / f"v{AUGMENT_VERSION}" / f"copy-{copy}"
+        self.channel, self.copy = channel, copy
+
+    def channel_for(self, key: str) -> Channel | None:
+        """What this store's clip `key` is heard through: its one channel, its copy's random one, or none."""
+        if self.copy is not None:
+            return random_channel(clip_rng(f"{key}/copy-{self.copy}"))
+        return self.channel
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.npy"
@@ -55,46 +66,47 @@ def other_voices(row: Row, pool: list[Row], n: int = BABBLE_VOICES) -> list[str]
 _state: dict = {}
 
 
-def _init(kind: str, cfg: dict, channel: str | None) -> None:
-    _state.update(frontend=frontend(kind), cfg=FeatureConfig.from_dict(cfg),
-                  channel=parse_channel(channel) if channel else None)
+def _init(kind: str, cfg: dict) -> None:
+    _state.update(frontend=frontend(kind), cfg=FeatureConfig.from_dict(cfg))
 
 
-def _compute(item: tuple[str, str, str, list[str]]) -> str:
-    key, audio, out, others = item
-    fe, cfg, channel = _state["frontend"], _state["cfg"], _state["channel"]
+def _compute(item: tuple[str, str, str, str | None, list[str]]) -> str:
+    key, audio, out, spec, others = item
+    fe, cfg = _state["frontend"], _state["cfg"]
     rate = fe.sample_rate(cfg)
     wave = load_audio(audio, rate)
-    if channel is not None:
-        wave = channel(wave, rate, clip_rng(key), [load_audio(o, rate) for o in others])
+    if spec is not None:
+        wave = parse_channel(spec)(wave, rate, clip_rng(key), [load_audio(o, rate) for o in others])
     write_npy_atomic(Path(out), fe.features(wave, cfg))
     return key
 
 
 def ensure_features(work_dir: Path, rows: list[Row], fe: FrontEnd, cfg: FeatureConfig, workers: int = 2,
-                    progress: bool = True, channel: Channel | None = None,
-                    pool: list[Row] | None = None) -> FeatureFiles:
-    """Compute every row's features not yet on disk (finished clips are kept), through `channel` if given;
-    `pool`: the clips a voice-mixing channel draws other speakers from (default: `rows`)."""
-    store = FeatureFiles(work_dir, fe, channel)
-    mixes = channel is not None and channel.mixes_voices
+                    progress: bool = True, channel: Channel | None = None, pool: list[Row] | None = None,
+                    copy: int | None = None) -> FeatureFiles:
+    """Compute every row's features not yet on disk (finished clips are kept): clean, through `channel`, or as
+    training copy number `copy`; `pool`: the clips babble draws other speakers from (default: `rows`)."""
+    store = FeatureFiles(work_dir, fe, channel, copy)
     ordered = sorted(pool or rows, key=lambda r: r.key)
-    todo = [(r.key, r.path, str(store.path(r.key)), other_voices(r, ordered) if mixes else [])
-            for r in store.missing(rows)]
+    todo = []
+    for r in store.missing(rows):
+        heard = store.channel_for(r.key)
+        todo.append((r.key, r.path, str(store.path(r.key)), heard.spec if heard is not None else None,
+                     other_voices(r, ordered) if heard is not None and heard.mixes_voices else []))
     if not todo:
         return store
     store.root.mkdir(parents=True, exist_ok=True)
-    what = f"{fe.name} features" + (f" through {channel.spec}" if channel is not None else "")
+    what = f"{fe.name} features" + (f" through {channel.spec}" if channel is not None else "") + (
+        f", training copy {copy}" if copy is not None else "")
     bar = tqdm(total=len(rows), initial=len(rows) - len(todo), unit="clip", desc=what, disable=not progress,
                dynamic_ncols=True)
-    spec = channel.spec if channel is not None else None
     if workers <= 1:
-        _init(fe.name, cfg.to_dict(), spec)
+        _init(fe.name, cfg.to_dict())
         for item in todo:
             _compute(item)
             bar.update()
     else:
-        with worker_pool(workers, _init, (fe.name, cfg.to_dict(), spec)) as pool_:
+        with worker_pool(workers, _init, (fe.name, cfg.to_dict())) as pool_:
             for _ in pool_.imap_unordered(_compute, todo, chunksize=4):
                 bar.update()
     bar.close()

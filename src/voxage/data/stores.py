@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from voxage.audio.channels import Channel
 from voxage.data.cache import FeatureCache
-from voxage.data.feature_files import ensure_features
+from voxage.data.feature_files import FeatureFiles, ensure_features
 from voxage.data.manifest import Row
 from voxage.features.frontends import frontend
 
@@ -31,6 +32,33 @@ def feature_store(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row
     if fe.prepared and channel is None:
         return CacheField(cache, kind)
     return ensure_features(work_dir, rows, fe, cache.cfg, progress=progress, channel=channel, pool=pool)
+
+
+COPY_MARK = "#copy-"  # a training copy's key: the clip's key, the mark, the copy's number
+
+
+def copy_rows(rows: list[Row], copies: int) -> list[Row]:
+    """Each row's training copies: the same clip, speaker and labels, heard through another random channel."""
+    return [replace(r, key=f"{r.key}{COPY_MARK}{i}") for i in range(copies) for r in rows]
+
+
+class CopiesStore:
+    """What `store` reads for clips, and copy I of a clip from its training-copy features."""
+
+    def __init__(self, store, copies: list[FeatureFiles]):
+        self.store, self.copies = store, copies
+
+    def read(self, key: str) -> np.ndarray:
+        clip, mark, i = key.partition(COPY_MARK)
+        return self.copies[int(i)].read(clip) if mark else self.store.read(key)
+
+
+def with_copies(store, work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], copies: int,
+                pool: list[Row], progress: bool = True) -> CopiesStore:
+    """`store` plus `copies` training copies of every row, computed where not yet on disk."""
+    fe = frontend(kind)
+    return CopiesStore(store, [ensure_features(work_dir, rows, fe, cache.cfg, progress=progress, copy=i, pool=pool)
+                               for i in range(copies)])
 
 
 class ShiftedStore:

@@ -40,6 +40,9 @@ class TrainConfig:
                                        "speaker (each speaker once, groups equal), class (groups equal) or none"})
     align_languages: bool = field(default=True, metadata={
         "help": "embed: move every language's mean vector onto the reference language's"})
+    channel_copies: int = field(default=0, metadata={
+        "help": "also train (and calibrate) on N copies of every training and validation clip, each heard through "
+                "a random simulated channel: phone line, noise, room, gain or codec (cached, seeded per clip)"})
     seed: int = 0
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
     accelerator: str = "auto"
@@ -60,8 +63,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0 or (self.weight_decay is not None and self.weight_decay < 0):
             raise ConfigError("need lr > 0 and weight_decay >= 0")
-        if (self.patience is not None and self.patience < 0) or self.num_workers < 0:
-            raise ConfigError("patience and num_workers cannot be negative")
+        if (self.patience is not None and self.patience < 0) or self.num_workers < 0 or self.channel_copies < 0:
+            raise ConfigError("patience, num_workers and channel_copies cannot be negative")
 
     def resolved(self) -> "TrainConfig":
         """This config with the model's defaults filled in where nothing was chosen."""

@@ -17,7 +17,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from voxage.data.atomic import write_json_atomic
 from voxage.data.dataset import CachedClips
 from voxage.data.manifest import Row
-from voxage.data.stores import aligned_store, feature_store
+from voxage.data.stores import aligned_store, copy_rows, feature_store, with_copies
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import clip_policy, load_work_dir
 from voxage.errors import DataError
@@ -74,6 +74,10 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     for split in ("train", "val"):
         if not splits[split]:
             raise DataError(f"{work_dir}: the {split} split is empty; prepare with more data")
+    if cfg.channel_copies:  # the model learns, and is calibrated on, what survives a phone line, noise, a room ...
+        heard = splits["train"] + splits["val"]
+        store = with_copies(store, work_dir, cache, kind, heard, cfg.channel_copies, rows, cfg.progress)
+        splits = {**splits, **{s: splits[s] + copy_rows(splits[s], cfg.channel_copies) for s in ("train", "val")}}
     kwargs = model_kwargs(cfg.model, cache.cfg)
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
         # reference language first: the one with the most clips the model (re)fits on
