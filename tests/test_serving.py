@@ -196,3 +196,27 @@ def test_page_shows_gender_for_an_upload(bundled_server, synthetic_corpus, tmp_p
         assert page.inner_text("#gender").split()[0] in ("female", "male")
         page.screenshot(path=str(output_dir / "browser-prediction-gender.png"), full_page=True)
         browser.close()
+
+
+def test_page_says_a_noisy_recording_gives_an_unreliable_guess(bundled_server, tmp_path, output_dir):
+    _require("chromium", CHROMIUM.exists())
+    from playwright.sync_api import sync_playwright
+
+    from voxage.audio.channels import parse_channel
+    from voxage.data.synthetic import synth_voice
+
+    pause = np.zeros(4800, np.float32)
+    voice = np.concatenate([pause, synth_voice(np.random.default_rng(0), 3, "male", 3.0, 16000).astype(np.float32), pause])
+    noisy = tmp_path / "noisy.wav"
+    sf.write(noisy, parse_channel("noise:snr_db=0")(voice, 16000), 16000)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"],
+                                    headless=True)
+        page = browser.new_page()
+        page.goto(bundled_server + "/")
+        page.set_input_files("#file", str(noisy))
+        page.wait_for_selector("#recommendations li", timeout=30000)
+        assert page.is_visible("#unreliable")
+        assert page.inner_text("#unreliable") == "Noisy recording: this guess is unreliable."
+        page.screenshot(path=str(output_dir / "browser-unreliable.png"), full_page=True)
+        browser.close()

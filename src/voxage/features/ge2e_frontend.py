@@ -31,15 +31,22 @@ def normalize_volume(wave: np.ndarray) -> np.ndarray:
     return wave if change < 0 else wave * (10 ** (change / 20))
 
 
-def trim_long_silences(wave: np.ndarray) -> np.ndarray:
-    """Drop silences longer than ~0.2 s: WebRTC VAD (mode 3) per 30 ms, smoothed over 8 frames, dilated by 6."""
+def vad_flags(wave: np.ndarray) -> np.ndarray:
+    """WebRTC VAD (mode 3, the strictest) per 30 ms frame of 16 kHz audio: True where it hears speech. The last
+    partial frame is left out."""
     import webrtcvad
 
     wave = wave[: len(wave) - len(wave) % VAD_FRAME]
-    pcm = np.round(wave * INT16_MAX).astype(np.int16).tobytes()
+    pcm = np.round(np.clip(wave, -1, 1) * INT16_MAX).astype(np.int16).tobytes()
     vad = webrtcvad.Vad(3)
     step = VAD_FRAME * 2  # bytes per frame
-    flags = np.array([vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, len(pcm), step)], dtype=float)
+    return np.array([vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, len(pcm), step)], dtype=bool)
+
+
+def trim_long_silences(wave: np.ndarray) -> np.ndarray:
+    """Drop silences longer than ~0.2 s: WebRTC VAD (mode 3) per 30 ms, smoothed over 8 frames, dilated by 6."""
+    wave = wave[: len(wave) - len(wave) % VAD_FRAME]
+    flags = vad_flags(wave).astype(float)
     padded = np.concatenate([np.zeros((VAD_SMOOTHING - 1) // 2), flags, np.zeros(VAD_SMOOTHING // 2)])
     smoothed = np.convolve(padded, np.ones(VAD_SMOOTHING), "valid") / VAD_SMOOTHING
     voiced = np.round(smoothed).astype(bool)

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voxage.audio import AudioError
+from voxage.features.quality import Quality
 from voxage.inference.prediction import Prediction
 from voxage.parallel import worker_pool
 
+QUALITY_COLUMNS = tuple(Quality.__dataclass_fields__)
 AUDIO_SUFFIXES = frozenset({".mp3", ".wav", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".webm", ".aac"})
 
 
@@ -98,7 +100,8 @@ class CsvWriter:
     def __init__(self, path: Path, classes: tuple[str, ...], genders: tuple[str, ...]):
         self.file = open(path, "w", newline="")
         self.classes, self.genders = classes, genders
-        columns = ["path", "age_group", *(f"p_{c}" for c in classes), "duration_s"]
+        columns = ["path", "age_group", *(f"p_{c}" for c in classes), "duration_s", "reliable", "unreliable_reasons",
+                   *QUALITY_COLUMNS]
         columns += ["gender", *(f"p_{g}" for g in genders)] if genders else []
         self.writer = csv.DictWriter(self.file, columns + ["error", "reason"])
         self.writer.writeheader()
@@ -107,8 +110,10 @@ class CsvWriter:
         row = {"path": result.path, "error": result.error, "reason": result.reason}
         pred = result.prediction
         if pred is not None:
-            row.update(age_group=pred.age_group, duration_s=f"{pred.duration_s:.3f}",
-                       **{f"p_{c}": f"{pred.probabilities[c]:.4f}" for c in self.classes})
+            row.update(age_group=pred.age_group, duration_s=f"{pred.duration_s:.3f}", reliable=pred.reliable,
+                       unreliable_reasons=" ".join(pred.unreliable_reasons),
+                       **{f"p_{c}": f"{pred.probabilities[c]:.4f}" for c in self.classes},
+                       **(pred.quality.to_dict() if pred.quality is not None else {}))
             if self.genders and pred.gender_probabilities:
                 row.update(gender=pred.gender,
                            **{f"p_{g}": f"{pred.gender_probabilities[g]:.4f}" for g in self.genders})

@@ -17,6 +17,7 @@ import numpy as np
 from voxage.audio import ClipPolicy, conform, load_audio, load_audio_bytes
 from voxage.errors import ConfigError, ModelError
 from voxage.features.frontends import frontend
+from voxage.features.quality import ReliabilityPolicy, measure_quality
 from voxage.inference.batch import FileResult, find_audio, judge, predict_files
 from voxage.inference.prediction import Prediction
 from voxage.inference.runners import load_runner
@@ -63,6 +64,8 @@ class Predictor:
         self.frontend.check(self.artifact.extra)
         # the checks the model's training clips passed (models from before voxage 0.3 carry none: the defaults)
         self.policy = ClipPolicy.from_dict(self.artifact.extra.get("clip_policy"))
+        # where its guesses stop being trustworthy (a model that records none gets the bundled model's limits)
+        self.reliability = ReliabilityPolicy.from_dict(self.artifact.extra.get("reliability"))
 
     @property
     def sample_rate(self) -> int:
@@ -153,9 +156,12 @@ class Predictor:
         age, gender = self.probabilities(*self.model_inputs(wave))
         probs = {c: float(v) for c, v in zip(self.classes, age[0])}
         sexes = self.artifact.genders
+        quality = measure_quality(wave, self.sample_rate)
+        reasons = self.reliability.reasons(quality)
         return Prediction(self.classes[int(age[0].argmax())], probs, duration,
                           sexes[int(gender[0].argmax())] if gender is not None else None,
-                          {g: float(v) for g, v in zip(sexes, gender[0])} if gender is not None else None)
+                          {g: float(v) for g, v in zip(sexes, gender[0])} if gender is not None else None,
+                          quality, not reasons, reasons)
 
     def predict_file(self, path: str | Path) -> Prediction:
         return self.predict_wave(load_audio(path, self.sample_rate, self.policy.max_seconds))

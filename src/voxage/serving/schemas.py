@@ -14,10 +14,26 @@ AgeGroup = Enum("AgeGroup", {g: g for g in AGE_GROUPS}, type=str)  # "sixties" h
 Gender = Enum("Gender", {g: g for g in GENDERS}, type=str)
 
 
+class Quality(BaseModel):
+    """What the recording's own sound says of itself."""
+
+    speech_seconds: float = Field(ge=0, description="seconds the voice-activity detector hears speech in")
+    snr_db: float = Field(description="estimated signal-to-noise ratio of the speech, dB (60: no measurable noise)")
+    clipped_fraction: float = Field(ge=0, le=1, description="share of samples at full scale")
+    bandwidth_hz: float = Field(ge=0, description="highest frequency the speech reaches (a phone line: ~3,400)")
+
+
+UnreliableReason = Literal["little_speech", "noisy", "clipped", "narrowband"]
+
+
 class Prediction(BaseModel):
     age_group: AgeGroup
     probabilities: dict[AgeGroup, float] = Field(description="all six groups, calibrated, summing to 1")
     duration_s: float = Field(ge=0, description="length of the audio judged, seconds")
+    reliable: bool = Field(description="false: the recording lies outside what the model was trained and validated "
+                                       "on (too little speech, noise, clipping, a phone line); do not act on the guess")
+    unreliable_reasons: list[UnreliableReason] | None = Field(None, description="why not, when reliable is false")
+    quality: Quality | None = None
     gender: Gender | None = Field(None, description="for models with a gender output (the bundled one)")
     gender_probabilities: dict[Gender, float] | None = None
 
