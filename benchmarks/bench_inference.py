@@ -24,6 +24,7 @@ from voxage.audio import load_audio
 from voxage.features import FeatureConfig
 from voxage.features.ge2e_frontend import encoder_windows
 from voxage.features.prosody import prosody
+from voxage.features.quality import measure_quality
 from voxage.features.voice_embedding import MAX_SECONDS, SAMPLE_RATE
 from voxage.inference import Predictor, default_model_path
 from voxage.models.artifact import ModelArtifact
@@ -97,6 +98,7 @@ def bundled(wave: np.ndarray) -> list[dict]:
     windows, pros = predictor.model_inputs(wave)
     jobs = {"front-end: VAD + mel windows": lambda: encoder_windows(wave),
             "prosody: one Praat pitch track": lambda: prosody(wave, SAMPLE_RATE),
+            "quality: VAD, SNR, clipping, bandwidth": lambda: measure_quality(wave),
             f"graph: GE2E int8 + head ({len(windows)} windows)": lambda: predictor.model(windows, pros),
             "bundled model, total (predict_wave)": lambda: predictor.predict_wave(wave)}
     old = replaced_path()
