@@ -56,6 +56,8 @@ def test_crossval_scores_each_condition_and_the_held_out_corpus(two_corpora, tmp
         assert 0 <= e["balanced_accuracy_mean"] <= 1 and 0 <= e["ece_mean"] <= 1
         assert 1 / len(AGE_GROUPS) <= e["largest_answer_share_mean"] <= 1
         assert len(e["balanced_accuracy_per_seed"]) == 1
+    chosen_by = summary["models"]["embed"]["protocol_mean"]["balanced_accuracy"]
+    assert chosen_by == pytest.approx(np.mean([scores[c]["balanced_accuracy_mean"] for c in ["clean", *CONDITIONS]]))
     fold = out / tag / "embed" / "seed-0" / "fold-0"
     report = json.loads((fold / "fold.json").read_text())
     assert report["held_out"]["n"] == len(held) and set(report["keys"]).isdisjoint({r.key for r in held})
@@ -63,6 +65,7 @@ def test_crossval_scores_each_condition_and_the_held_out_corpus(two_corpora, tmp
     assert train["train"]["model"] == "embed"
     table = (out / f"crossval-{tag}.md").read_text()
     assert "noise:snr_db=5,kind=babble" in table and f"{HELD_OUT} ({studio})" in table
+    assert "mean over clean and the 2 channels" in table
     assert (out / f"conditions-{tag}-embed.png").stat().st_size > 5000
     # A condition asked for later is scored with the folds' kept models: no fold is trained again.
     trained_at = (fold / "model.pth").stat().st_mtime_ns
