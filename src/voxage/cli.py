@@ -316,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=_int_list, default=[0], metavar="S[,S...]",
                    help="fold seeds: each draws other folds; means and spread over all of them (default 0)")
     s.add_argument("--test-corpus", metavar="NAME",
-                   help="test folds only from this corpus (e.g. cv-en-delta13); every other corpus always trains")
+                   help="test folds only from this corpus (e.g. cv-en-delta13; several joined by commas); every other "
+                        "corpus always trains")
     s.add_argument("--held-out-corpus", metavar="NAME",
                    help="leave this corpus out of every fold's training and score each fold's model on all of it")
     _add_conditions_flag(s)

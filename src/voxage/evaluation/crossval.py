@@ -60,20 +60,26 @@ def speaker_folds(clips: list[Clip], k: int, seed: int = 0) -> list[set[str]]:
         return [{clips[i].speaker for i in test} for _, test in folds]
 
 
+def tested(row: Row, test_corpus: str | None) -> bool:
+    """Whether `row` may be tested: every row, or the rows of `test_corpus` (one name, or several joined by
+    commas)."""
+    return test_corpus is None or row.corpus in test_corpus.split(",")
+
+
 def fold_ids(rows: list[Row], k: int, method: str, seed: int, test_corpus: str | None = None) -> list[int]:
     """Fold index per row: by speaker (stratified by speaker class) or by clip (stratified by class).
     With `test_corpus`, only that corpus's rows are folded; the others get -1 and always train."""
-    chosen = [r for r in rows if test_corpus is None or r.corpus == test_corpus]
+    chosen = [r for r in rows if tested(r, test_corpus)]
     if test_corpus is not None and not chosen:
         raise DataError(f"no rows of corpus {test_corpus!r}; this work dir holds {sorted({r.corpus for r in rows})}")
     if method == "speaker":
         clips = [Clip(r.key, Path(r.path), r.speaker, r.age_group) for r in chosen]
         where = {s: i for i, fold in enumerate(speaker_folds(clips, k, seed)) for s in fold}
-        return [where[r.speaker] if test_corpus is None or r.corpus == test_corpus else -1 for r in rows]
+        return [where[r.speaker] if tested(r, test_corpus) else -1 for r in rows]
     rng = random.Random(seed)
     ids = [-1] * len(rows)
     for group in AGE_GROUPS:
-        members = [i for i, r in enumerate(rows) if r.age_group == group and (test_corpus in (None, r.corpus))]
+        members = [i for i, r in enumerate(rows) if r.age_group == group and tested(r, test_corpus)]
         rng.shuffle(members)
         for j, i in enumerate(members):
             ids[i] = j % k
@@ -98,7 +104,7 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 def run_tag(method: str, test_corpus: str | None = None, held_out_corpus: str | None = None) -> str:
     """The name of a protocol's folder and files: `speaker`, `speaker-cv-en-delta13`, `speaker-without-crema-d`."""
-    return method + (f"-{test_corpus}" if test_corpus else "") + (f"-without-{held_out_corpus}" if held_out_corpus
+    return method + (f"-{test_corpus.replace(',', '+')}" if test_corpus else "") + (f"-without-{held_out_corpus}" if held_out_corpus
                                                                    else "")
 
 
@@ -162,8 +168,8 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                "held_out_clips": len(held), "held_out_speakers": len({r.speaker for r in held}),
                "conditions": [CLEAN, *conditions], "folds": k, "seeds": list(seeds),
                "clips": len(rows), "speakers": len({r.speaker for r in rows}),
-               "test_clips": sum(1 for r in rows if test_corpus in (None, r.corpus)),
-               "test_speakers": len({r.speaker for r in rows if test_corpus in (None, r.corpus)}),
+               "test_clips": sum(1 for r in rows if tested(r, test_corpus)),
+               "test_speakers": len({r.speaker for r in rows if tested(r, test_corpus)}),
                "models": results}
     write_json_atomic(out_dir / f"crossval-{tag}.json", summary)
     write_text_atomic(out_dir / f"crossval-{tag}.md", format_table(summary) + "\n")

@@ -81,7 +81,7 @@ class ReliabilityPolicy:
     min_speech_seconds: float = field(default=1.5, metadata={"help": "less speech than this: unreliable"})
     min_snr_db: float = field(default=15.0, metadata={"help": "noisier than this: unreliable"})
     max_clipped_fraction: float = field(default=0.01, metadata={"help": "more clipped samples: unreliable"})
-    min_bandwidth_hz: float = field(default=5500.0, metadata={  # phone lines reach 3.8 kHz, GSM 4.3-4.8 kHz
+    min_bandwidth_hz: float = field(default=4000.0, metadata={  # phone lines reach 3.8 kHz; GSM (4.3-4.8) passes
         "help": "narrower audio (a phone line): unreliable"})
 
     def reasons(self, q: Quality) -> tuple[str, ...]:
