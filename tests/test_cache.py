@@ -61,3 +61,16 @@ def test_changed_feature_config_is_refused(tmp_path):
         assert "cache was built with" in str(err)
     else:
         raise AssertionError("a cache with other settings was reused")
+
+
+
+def test_atomic_writes_leave_files_readable_like_open_does(tmp_path):
+    """A report or model written through a temp file gets the mode `open()` gives, not mkstemp's private 0600."""
+    import stat
+
+    from voxage.data.atomic import write_json_atomic
+
+    write_json_atomic(tmp_path / "report.json", {"ok": True})
+    (tmp_path / "plain.json").write_text("{}")
+    modes = [stat.S_IMODE((tmp_path / name).stat().st_mode) for name in ("report.json", "plain.json")]
+    assert modes[0] == modes[1] and modes[0] & stat.S_IRGRP
