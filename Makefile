@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 install: $(VENV)/.installed
 
 # -qq: set-up shows pip's errors only, not its notes on this machine's index configuration.
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile src/voxage/__init__.py  # __init__ holds the version
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -qq --upgrade pip
 	$(PIP) install -qq "$(TORCH)" -e ".[train,serve,dev]"
