@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -180,28 +181,32 @@ def test_bundled_model_answers_gender_in_the_api(bundled_server, synthetic_corpu
     assert body["gender_probabilities"][body["gender"]] >= 0.5
 
 
-def test_page_shows_gender_for_an_upload(bundled_server, synthetic_corpus, tmp_path, output_dir):
+@contextmanager
+def _page_after_upload(server: str, clip: Path, screenshot: Path):
+    """Chromium on the recording page, `clip` uploaded and its answer shown; a screenshot at the end."""
     _require("chromium", CHROMIUM.exists())
     from playwright.sync_api import sync_playwright
 
-    clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"],
                                     headless=True)
         page = browser.new_page()
-        page.goto(bundled_server + "/")
+        page.goto(server + "/")
         page.set_input_files("#file", str(clip))
         page.wait_for_selector("#recommendations li", timeout=30000)
-        assert page.is_visible("#gender-line")
-        assert page.inner_text("#gender").split()[0] in ("female", "male")
-        page.screenshot(path=str(output_dir / "browser-prediction-gender.png"), full_page=True)
+        yield page
+        page.screenshot(path=str(screenshot), full_page=True)
         browser.close()
 
 
-def test_page_says_a_noisy_recording_gives_an_unreliable_guess(bundled_server, tmp_path, output_dir):
-    _require("chromium", CHROMIUM.exists())
-    from playwright.sync_api import sync_playwright
+def test_page_shows_gender_for_an_upload(bundled_server, synthetic_corpus, output_dir):
+    clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
+    with _page_after_upload(bundled_server, clip, output_dir / "browser-prediction-gender.png") as page:
+        assert page.is_visible("#gender-line")
+        assert page.inner_text("#gender").split()[0] in ("female", "male")
 
+
+def test_page_says_a_noisy_recording_gives_an_unreliable_guess(bundled_server, tmp_path, output_dir):
     from voxage.audio.channels import parse_channel
     from voxage.data.synthetic import synth_voice
 
@@ -209,14 +214,6 @@ def test_page_says_a_noisy_recording_gives_an_unreliable_guess(bundled_server, t
     voice = np.concatenate([pause, synth_voice(np.random.default_rng(0), 3, "male", 3.0, 16000).astype(np.float32), pause])
     noisy = tmp_path / "noisy.wav"
     sf.write(noisy, parse_channel("noise:snr_db=0")(voice, 16000), 16000)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"],
-                                    headless=True)
-        page = browser.new_page()
-        page.goto(bundled_server + "/")
-        page.set_input_files("#file", str(noisy))
-        page.wait_for_selector("#recommendations li", timeout=30000)
+    with _page_after_upload(bundled_server, noisy, output_dir / "browser-unreliable.png") as page:
         assert page.is_visible("#unreliable")
         assert page.inner_text("#unreliable") == "Noisy recording: this guess is unreliable."
-        page.screenshot(path=str(output_dir / "browser-unreliable.png"), full_page=True)
-        browser.close()
