@@ -186,7 +186,10 @@ class Noise(Channel):
         return wave + gain * noise
 
 
-def babble(others: Sequence[np.ndarray], n: int, rng: np.random.Generator, voices: int = 4) -> np.ndarray:
+BABBLE_VOICES = 4  # other speakers mixed into babble noise
+
+
+def babble(others: Sequence[np.ndarray], n: int, rng: np.random.Generator, voices: int = BABBLE_VOICES) -> np.ndarray:
     """`voices` other clips, each looped to `n` samples from a random start and brought to the same power."""
     voiced = [np.asarray(o, dtype=np.float64) for o in others if _power(o) > 0]
     if not voiced:

@@ -14,14 +14,18 @@ import numpy as np
 from tqdm import tqdm
 
 from voxage.audio import load_audio
-from voxage.audio.channels import AUGMENT_VERSION, Channel, parse_channel, random_channel
+from voxage.audio.channels import (
+    AUGMENT_VERSION,
+    BABBLE_VOICES,
+    Channel,
+    parse_channel,
+    random_channel,
+)
 from voxage.data.atomic import write_npy_atomic
 from voxage.data.manifest import Row
 from voxage.features import FeatureConfig
 from voxage.features.frontends import FrontEnd, frontend
 from voxage.parallel import worker_pool
-
-BABBLE_VOICES = 4  # other speakers' clips handed to a channel that mixes voices in
 
 
 class FeatureFiles:

@@ -66,12 +66,16 @@ def tested(row: Row, test_corpus: str | None) -> bool:
     return test_corpus is None or row.corpus in test_corpus.split(",")
 
 
+def no_rows_of(corpus: str, rows: list[Row]) -> DataError:
+    return DataError(f"no rows of corpus {corpus!r}; this work dir holds {sorted({r.corpus for r in rows})}")
+
+
 def fold_ids(rows: list[Row], k: int, method: str, seed: int, test_corpus: str | None = None) -> list[int]:
     """Fold index per row: by speaker (stratified by speaker class) or by clip (stratified by class).
     With `test_corpus`, only that corpus's rows are folded; the others get -1 and always train."""
     chosen = [r for r in rows if tested(r, test_corpus)]
     if test_corpus is not None and not chosen:
-        raise DataError(f"no rows of corpus {test_corpus!r}; this work dir holds {sorted({r.corpus for r in rows})}")
+        raise no_rows_of(test_corpus, rows)
     if method == "speaker":
         clips = [Clip(r.key, Path(r.path), r.speaker, r.age_group) for r in chosen]
         where = {s: i for i, fold in enumerate(speaker_folds(clips, k, seed)) for s in fold}
@@ -104,8 +108,8 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
 
 def run_tag(method: str, test_corpus: str | None = None, held_out_corpus: str | None = None) -> str:
     """The name of a protocol's folder and files: `speaker`, `speaker-cv-en-delta13`, `speaker-without-crema-d`."""
-    return method + (f"-{test_corpus.replace(',', '+')}" if test_corpus else "") + (f"-without-{held_out_corpus}" if held_out_corpus
-                                                                   else "")
+    tested_part = f"-{test_corpus.replace(',', '+')}" if test_corpus else ""
+    return method + tested_part + (f"-without-{held_out_corpus}" if held_out_corpus else "")
 
 
 def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, method: str = "speaker",
@@ -119,7 +123,7 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
     by_key = {r.key: r for r in every}
     held = [r for r in every if r.corpus == held_out_corpus] if held_out_corpus else []
     if held_out_corpus and not held:
-        raise DataError(f"no rows of corpus {held_out_corpus!r}; this work dir holds {sorted({r.corpus for r in every})}")
+        raise no_rows_of(held_out_corpus, every)
     rows = [r for r in every if not held or r.corpus != held_out_corpus]
     tag = run_tag(method, test_corpus, held_out_corpus)
     results: dict[str, dict] = {}
@@ -195,11 +199,12 @@ def score_protocol(report: dict, fold_dir: Path, work_dir: Path, test: list[Row]
     """Add to a fold's report the scores it lacks: clean, each condition, the held-out corpus. True if any was
     added (folds finished by an older voxage, or before a condition was asked for, get them from their kept model)."""
     scored = report.setdefault("conditions", {})
-    if CLEAN not in scored:  # recounted from the kept predictions: older folds lack the newer scores
+    recounted = CLEAN not in scored
+    if recounted:  # from the kept predictions: older folds lack the newer scores
         scored[CLEAN] = compact({**report, **summarize(report["labels"], np.argmax(report["probs"], axis=1))})
     todo = [c for c in conditions if c not in scored]
     if not todo and (not held or "held_out" in report):
-        return False
+        return recounted
     artifact = ModelArtifact.load(fold_dir / "model.pth")
     scored.update(evaluate_conditions(artifact, work_dir, test, todo, pool))
     if held and "held_out" not in report:
@@ -307,9 +312,11 @@ def format_conditions(model: str, conditions: dict[str, dict], summary: dict) ->
         lines.append(f"| {name} | {e['balanced_accuracy_mean']:.3f} ± {e['balanced_accuracy_std']:.3f} | "
                      f"{' / '.join(f'{x:.3f}' for x in e['balanced_accuracy_per_seed'])} | "
                      f"{e['kept_of_clean']:.0%} | {e['off_by_one_accuracy_mean']:.3f} ± "
-                     f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} | {e['largest_answer_share_mean']:.2f} |")
+                     f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} | "
+                     f"{e['largest_answer_share_mean']:.2f} |")
     m = protocol_mean(conditions)
-    lines.append(f"| **mean over clean and the {len([c for c in conditions if c not in (CLEAN, HELD_OUT)])} channels** | "
+    channels = len([c for c in conditions if c not in (CLEAN, HELD_OUT)])
+    lines.append(f"| **mean over clean and the {channels} channels** | "
                  f"**{m['balanced_accuracy']:.3f}** | | | {m['off_by_one_accuracy']:.3f} | {m['ece']:.3f} | "
                  f"{m['largest_answer_share']:.2f} |")
     return lines
