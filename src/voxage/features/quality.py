@@ -26,7 +26,7 @@ class Quality:
         speech_seconds: seconds the voice-activity detector hears speech in.
         snr_db: estimated signal-to-noise ratio of the speech, in dB (60 means no measurable noise).
         clipped_fraction: share of samples at full scale (a microphone driven into clipping).
-        bandwidth_hz: highest frequency the speech reaches within 50 dB of its spectral peak (about 3,400 Hz
+        bandwidth_hz: highest frequency the speech reaches within 50 dB of its spectral peak (3,700-3,800 Hz
             through a phone line, 7,000 Hz and more from a good microphone).
     """
 

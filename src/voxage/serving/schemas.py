@@ -20,7 +20,7 @@ class Quality(BaseModel):
     speech_seconds: float = Field(ge=0, description="seconds the voice-activity detector hears speech in")
     snr_db: float = Field(description="estimated signal-to-noise ratio of the speech, dB (60: no measurable noise)")
     clipped_fraction: float = Field(ge=0, le=1, description="share of samples at full scale")
-    bandwidth_hz: float = Field(ge=0, description="highest frequency the speech reaches (a phone line: ~3,400)")
+    bandwidth_hz: float = Field(ge=0, description="highest frequency the speech reaches (a phone line: 3,700-3,800 Hz)")
 
 
 UnreliableReason = Literal["little_speech", "noisy", "clipped", "narrowband"]
