@@ -88,8 +88,8 @@ def test_embeddings_are_cached_once(work_dir):
 
     from voxage.features.voice_embedding import EMBED_DIM
 
-    files = sorted((work_dir / "features" / "embed").rglob("*.npy"))  # written by the embed run above
-    assert len(files) == 72 and np.load(files[0]).shape == (EMBED_DIM,)
+    files = sorted((work_dir / "cache" / "embed").rglob("*.npy"))  # written by prepare (a default kind)
+    assert len(files) == 72 and np.load(files[0])[0]["features"].shape == (EMBED_DIM,)
     before = [f.stat().st_mtime_ns for f in files]
     assert main(["train", str(work_dir), "--model", "embed", "--epochs", "1", "--quiet", "--run-dir",
                  str(work_dir / "runs" / "embed-again")]) == 0

@@ -77,18 +77,17 @@ def test_crossval_scores_each_condition_and_the_held_out_corpus(two_corpora, tmp
 
 def test_channel_features_differ_from_clean_and_are_stored_per_channel(two_corpora):
     work, _ = two_corpora
-    clean_dir = work / "features" / "embed"
-    version = next(clean_dir.iterdir()).name  # filled by the crossval test or below
     from voxage.audio.channels import parse_channel
     from voxage.data.feature_files import ensure_features
     from voxage.data.workdir import open_cache
     from voxage.features.frontends import frontend
 
     rows = read_manifest(work / "manifest.tsv")[:6]
-    fe, cfg = frontend("embed"), open_cache(work).cfg
-    clean = ensure_features(work, rows, fe, cfg, workers=1, progress=False)
-    phone = ensure_features(work, rows, fe, cfg, workers=1, progress=False, channel=parse_channel("phone"))
-    assert phone.root == clean_dir / version / "channels" / "phone-codec=mulaw,low_hz=300,high_hz=3400,line_rate=8000-v1"
+    fe, cache = frontend("embed"), open_cache(work)
+    clean = cache.store("embed")
+    phone = ensure_features(work, rows, fe, cache.cfg, workers=1, progress=False, channel=parse_channel("phone"))
+    assert phone.root == work / "features" / "embed" / f"v{fe.version}" / "channels" / \
+        "phone-codec=mulaw,low_hz=300,high_hz=3400,line_rate=8000-v1"
     for r in rows:
         a, b = clean.read(r.key), phone.read(r.key)
         assert a.shape == b.shape and not np.allclose(a, b)

@@ -88,28 +88,31 @@ def test_unreadable_table_is_a_clear_error(tmp_path):
 
 def _cache_files(work: Path) -> dict[str, bytes]:
     return {p.relative_to(work).as_posix(): p.read_bytes()
-            for p in sorted((work / "cache" / "entries").rglob("*")) if p.suffix in (".npy", ".fail")}
+            for p in sorted((work / "cache").rglob("*")) if p.suffix in (".npy", ".flac", ".fail")}
 
 
 def test_prepare_killed_at_random_points_resumes_to_an_identical_cache(synthetic_corpus, tmp_path):
+    """Every kind, the embed vectors (the encoder in each worker) and the FLAC waveforms included."""
+    every = ["--kinds", "mel,embed,wave"]
     reference = tmp_path / "reference"
-    assert main(["prepare", str(synthetic_corpus), "--out", str(reference), "--quiet", "--workers", "2"]) == 0
+    assert main(["prepare", str(synthetic_corpus), "--out", str(reference), "--quiet", "--workers", "2", *every]) == 0
     work = tmp_path / "killed"
     cmd = [sys.executable, "-m", "voxage", "prepare", str(synthetic_corpus), "--out", str(work), "--workers", "2",
-           "--quiet"]
+           "--quiet", *every]
     rng = random.Random(7)
     kills = 0
     for target in sorted(rng.sample(range(3, 70), 4)):  # kill once this many clips are cached
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        while proc.poll() is None and len(list(work.glob("cache/entries/*/*.npy"))) < target:
+        while proc.poll() is None and len(list(work.glob("cache/embed/v*/*/*.npy"))) < target:
             time.sleep(0.01)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the workers die too, mid-write or not
             kills += 1
         proc.wait()
     assert kills >= 1
-    assert main(["prepare", str(synthetic_corpus), "--out", str(work), "--quiet", "--workers", "2"]) == 0
+    assert main(["prepare", str(synthetic_corpus), "--out", str(work), "--quiet", "--workers", "2", *every]) == 0
     assert _cache_files(work) == _cache_files(reference)
+    assert {p.split("/")[1] for p in _cache_files(work)} == {"mel", "embed", "wave"}
     assert (work / "manifest.tsv").read_text() == (reference / "manifest.tsv").read_text()
 
 

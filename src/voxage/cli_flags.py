@@ -50,7 +50,8 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, only: Iterable[str] | 
     for f in cli_fields(cls, only):
         kind, default, meta = _value_type(hints[f.name]), _default(f), f.metadata
         name = meta.get("flag", f.name).replace("_", "-")
-        shown = "" if default is None or default is True or default is False else f" (default: {default})"
+        shown = "" if default is None or default is True or default is False else \
+            f" (default: {','.join(map(str, default)) if isinstance(default, tuple) else default})"
         if kind is bool:
             flag, action = (f"--no-{name}", "store_false") if default else (f"--{name}", "store_true")
             parser.add_argument(flag, dest=f.name, action=action, default=default,

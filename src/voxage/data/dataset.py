@@ -13,6 +13,15 @@ from voxage.labels import class_index, gender_index
 PRELOAD_LIMIT_BYTES = 6 << 30  # float32 in RAM for small corpora; big ones are read per item
 
 
+def read_all(store, rows: list[Row]) -> np.ndarray:
+    """(clips, *shape) float32, filled in place: memory for the array alone, not for a list of clips as well."""
+    first = np.asarray(store.read(rows[0].key), dtype=np.float32)
+    out = np.empty((len(rows), *first.shape), dtype=np.float32)
+    for i, r in enumerate(rows):
+        out[i] = store.read(r.key)
+    return out
+
+
 class CachedClips(Dataset):
     """Items are (features, age class, loss weight, gender index or -1); `store` is any `voxage.data.stores`
     store."""
@@ -26,7 +35,7 @@ class CachedClips(Dataset):
         item_bytes = np.asarray(store.read(rows[0].key), dtype=np.float32).nbytes if rows else 0
         if rows and len(rows) * item_bytes < PRELOAD_LIMIT_BYTES:
             # float32 once, here: items are then views, with no per-item conversion in every epoch
-            self._data = torch.from_numpy(np.stack([np.asarray(store.read(r.key), dtype=np.float32) for r in rows]))
+            self._data = torch.from_numpy(read_all(store, rows))
 
     def __len__(self):
         return len(self.rows)

@@ -1,7 +1,7 @@
-"""Features that `prepare` does not cache: a front-end's that it never caches (`FrontEnd.prepared` is False), and
-any front-end's heard through simulated channels (`voxage.audio.channels`): one channel for every clip (a
-robustness condition) or a random one per clip (a training copy). One small `.npy` per clip under
-WORK_DIR/features/KIND/vVERSION[/channels/CHANNEL_TAG | /copies/vAUGMENT_VERSION/copy-I], computed on first use by
+"""Features of clips heard through simulated channels (`voxage.audio.channels`): one channel for every clip (a
+robustness condition) or a random one per clip (a training copy); the clean ones are the prepare cache's
+(`voxage.data.cache`). One small `.npy` per clip under
+WORK_DIR/features/KIND/vVERSION/{channels/CHANNEL_TAG | copies/vAUGMENT_VERSION/copy-I}, computed on first use by
 parallel workers, resumable after a kill; every random draw is seeded by the clip's key, so a clip sounds the same
 in every fold, run and worker."""
 
@@ -30,15 +30,17 @@ from voxage.parallel import worker_pool
 
 class FeatureFiles:
     def __init__(self, work_dir: Path, fe: FrontEnd, channel: Channel | None = None, copy: int | None = None):
+        if (channel is None) == (copy is None):
+            raise ValueError("feature files are heard through one channel or are one training copy")
         self.root = Path(work_dir) / "features" / fe.name / f"v{fe.version}"
         if channel is not None:
             self.root = self.root / "channels" / channel.tag
-        elif copy is not None:
+        else:
             self.root = self.root / "copies" / f"v{AUGMENT_VERSION}" / f"copy-{copy}"
         self.channel, self.copy = channel, copy
 
-    def channel_for(self, key: str) -> Channel | None:
-        """What this store's clip `key` is heard through: its one channel, its copy's random one, or none."""
+    def channel_for(self, key: str) -> Channel:
+        """What this store's clip `key` is heard through: its one channel or its copy's random one."""
         if self.copy is not None:
             return random_channel(clip_rng(f"{key}/copy-{self.copy}"))
         return self.channel
@@ -74,13 +76,11 @@ def _init(kind: str, cfg: dict) -> None:
     _state.update(frontend=frontend(kind), cfg=FeatureConfig.from_dict(cfg))
 
 
-def _compute(item: tuple[str, str, str, str | None, list[str]]) -> str:
+def _compute(item: tuple[str, str, str, str, list[str]]) -> str:
     key, audio, out, spec, others = item
     fe, cfg = _state["frontend"], _state["cfg"]
     rate = fe.sample_rate(cfg)
-    wave = load_audio(audio, rate)
-    if spec is not None:
-        wave = parse_channel(spec)(wave, rate, clip_rng(key), [load_audio(o, rate) for o in others])
+    wave = parse_channel(spec)(load_audio(audio, rate), rate, clip_rng(key), [load_audio(o, rate) for o in others])
     write_npy_atomic(Path(out), fe.features(wave, cfg))
     return key
 
@@ -88,15 +88,15 @@ def _compute(item: tuple[str, str, str, str | None, list[str]]) -> str:
 def ensure_features(work_dir: Path, rows: list[Row], fe: FrontEnd, cfg: FeatureConfig, workers: int = 2,
                     progress: bool = True, channel: Channel | None = None, pool: list[Row] | None = None,
                     copy: int | None = None) -> FeatureFiles:
-    """Compute every row's features not yet on disk (finished clips are kept): clean, through `channel`, or as
-    training copy number `copy`; `pool`: the clips babble draws other speakers from (default: `rows`)."""
+    """Compute every row's features not yet on disk (finished clips are kept) through `channel` or as training
+    copy number `copy`; `pool`: the clips babble draws other speakers from (default: `rows`)."""
     store = FeatureFiles(work_dir, fe, channel, copy)
     ordered = sorted(pool or rows, key=lambda r: r.key)
     todo = []
     for r in store.missing(rows):
         heard = store.channel_for(r.key)
-        todo.append((r.key, r.path, str(store.path(r.key)), heard.spec if heard is not None else None,
-                     other_voices(r, ordered) if heard is not None and heard.mixes_voices else []))
+        todo.append((r.key, r.path, str(store.path(r.key)), heard.spec,
+                     other_voices(r, ordered) if heard.mixes_voices else []))
     if not todo:
         return store
     store.root.mkdir(parents=True, exist_ok=True)

@@ -2,36 +2,49 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from voxage.audio.channels import Channel
-from voxage.data.cache import FeatureCache
+from voxage.data.cache import FeatureCache, KindStore, build_cache
 from voxage.data.feature_files import FeatureFiles, ensure_features
 from voxage.data.manifest import Row
+from voxage.data.records import Clip
+from voxage.data.workdir import clip_policy
+from voxage.errors import DataError
 from voxage.features.frontends import frontend
+from voxage.parallel import default_workers
+
+log = logging.getLogger(__name__)
 
 
-class CacheField:
-    """One front-end's field of the prepare cache."""
-
-    def __init__(self, cache: FeatureCache, kind: str):
-        self.cache, self.kind = cache, kind
-
-    def read(self, key: str) -> np.ndarray:
-        return self.cache.read(key)[self.kind]
+def cached_kind(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], progress: bool = True) -> KindStore:
+    """The prepare cache's store of `kind`, first filled for rows it lacks (a kind `prepare --kinds` left out)."""
+    store = cache.store(kind)
+    missing = [r for r in rows if not store.has(r.key)]
+    if missing:
+        log.info("%d of %d clips have no cached %s features: computing them now (`voxage prepare --kinds %s` does "
+                 "this ahead, in shards)", len(missing), len(rows), kind, kind)
+        statuses = build_cache(cache, [Clip(r.key, Path(r.path), r.speaker, r.age_group) for r in missing],
+                               clip_policy(work_dir), [kind], workers=default_workers(), progress=progress)
+        failed = {k: s for k, s in statuses.items() if s != "ok"}
+        if failed:
+            key, reason = next(iter(failed.items()))
+            raise DataError(f"{len(failed)} clips of the manifest cannot be read any more (e.g. {key}: {reason}); "
+                            "run `voxage prepare` again")
+    return store
 
 
 def feature_store(work_dir: Path, cache: FeatureCache, kind: str, rows: list[Row], progress: bool = True,
                   channel: Channel | None = None, pool: list[Row] | None = None):
-    """The prepare cache for front-ends it holds; else that front-end's feature files, filled first. Through a
-    `channel`, always feature files of their own (`pool`: where babble draws other voices from)."""
-    fe = frontend(kind)
-    if fe.prepared and channel is None:
-        return CacheField(cache, kind)
-    return ensure_features(work_dir, rows, fe, cache.cfg, progress=progress, channel=channel, pool=pool)
+    """The prepare cache's features of `kind`; through a `channel`, feature files of their own (`pool`: where
+    babble draws other voices from). Either is filled first where rows lack them."""
+    if channel is None:
+        return cached_kind(work_dir, cache, kind, rows, progress)
+    return ensure_features(work_dir, rows, frontend(kind), cache.cfg, progress=progress, channel=channel, pool=pool)
 
 
 COPY_MARK = "#copy-"  # a training copy's key: the clip's key, the mark, the copy's number

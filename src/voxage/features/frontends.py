@@ -1,7 +1,7 @@
 """One front-end per input kind, registered by name: a model names the kind it reads, its front-end owns the rest.
 
 A front-end decides the sample rate, the features (one method fills the training cache and feeds the Predictor,
-so the two cannot drift apart), whether `prepare` caches them, training-only augmentation, the inputs of an
+so the two cannot drift apart), how the cache stores them, training-only augmentation, the inputs of an
 exported ONNX graph, the sizes a model is built with, and the version a model records. Adding a kind means one
 subclass here with `@register`, and a model with `input_kind = ThatFrontEnd.name` (docs/architecture.md).
 
@@ -42,7 +42,8 @@ class FrontEnd:
     name: ClassVar[str]
     version: ClassVar[int] = 1  # bump when the features change: models record it and refuse other versions
     input_names: ClassVar[tuple[str, ...]] = ("features",)  # what an exported model reads, in order
-    prepared: ClassVar[bool] = True  # `prepare` caches it for every clip; else training computes it on first use
+    cache_format: ClassVar[str] = "npy"  # how `voxage.data.cache` stores a clip: "npy" features, "flac" the audio
+    cache_dtype: ClassVar[str] = "<f2"  # the stored features' type ("npy" format)
     prefix_graph: ClassVar[Path | None] = None  # an ONNX graph joined in front of the exported network
     licence_files: ClassVar[tuple[Path, ...]] = ()  # copied next to every exported model that holds prefix_graph
 
@@ -116,6 +117,8 @@ class WaveFrontEnd(FrontEnd):
 
     name = "wave"
 
+    cache_format = "flac"  # the decoded clip, cut to 5 s on read: half the bytes of a float16 crop
+
     def shape(self, cfg):
         return (cfg.num_samples,)
 
@@ -161,7 +164,7 @@ class EmbedFrontEnd(FrontEnd):
     name = "embed"
     version = EMBED_VERSION
     input_names = ("windows", "prosody")
-    prepared = False  # 14 ms a clip: computed for the clips a model trains on, not for every prepared clip
+    cache_dtype = "<f4"  # 2 KB a clip: float16 would save nothing on a filesystem of 4 KB blocks
     prefix_graph = ENCODER_FILE
     licence_files = (ENCODER_LICENSE,)
 
@@ -192,3 +195,18 @@ class EmbedFrontEnd(FrontEnd):
 
     def model_kwargs(self, cfg):
         return {"in_dim": EMBED_DIM}
+
+
+# What `voxage prepare` caches unless told otherwise: the default `voxage train` model's (the seed CNN) and the
+# bundled recipe's inputs. The waveform, read only by the sequence models, is added with `--kinds wave`.
+DEFAULT_KINDS = (MelFrontEnd.name, EmbedFrontEnd.name)
+
+
+def parse_kinds(text: str) -> tuple[str, ...]:
+    """'mel,embed' -> ('mel', 'embed'), each a registered kind."""
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in FRONTENDS]
+    if unknown or not kinds:
+        named = ", ".join(unknown) if unknown else repr(text)
+        raise ValueError(f"unknown kind(s) {named}; choose from {', '.join(FRONTENDS)}")
+    return kinds

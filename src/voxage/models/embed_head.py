@@ -78,19 +78,26 @@ class EmbedHead(nn.Module):
         0.316 vs 0.327, within the fold spread (embedding version 3; README). Gender as a second adjusting label did
         not help."""
         w = np.asarray(weights, dtype=np.float64)
-        x = np.asarray(x, dtype=np.float64)
-        residual = x - np.average(x, axis=0, weights=w)
         code_of = {la: i for i, la in enumerate(self.languages)}
         lang_codes = np.array([code_of[la] for la in languages])
         n_speakers = np.bincount([code for code, _ in set(zip(lang_codes, speakers))], minlength=len(self.languages))
         shrink = (n_speakers / (n_speakers + prior_speakers))[:, None]
-        language = np.zeros((len(self.languages), x.shape[1]))
-        age_effect = 0.0
-        age_codes = None if ages is None else np.unique(np.asarray(ages), return_inverse=True)[1]
-        for _ in range(1 if age_codes is None else sweeps):
-            if age_codes is not None:
-                age_effect = _weighted_group_means(residual - language[lang_codes], age_codes, w)[age_codes]
-            language = shrink * _weighted_group_means(residual - age_effect, lang_codes, w, len(self.languages))
+        # Everything below works on per-group weighted sums, never on a clips x dim array of its own: 450,000 clips
+        # cost their float32 input and nothing more.
+        age_codes = np.zeros(len(w), dtype=int) if ages is None else np.unique(np.asarray(ages), return_inverse=True)[1]
+        by_lang, lang_w = _weighted_sums(x, lang_codes, w, len(self.languages))
+        by_age, age_w = _weighted_sums(x, age_codes, w, int(age_codes.max()) + 1)
+        overall = by_lang.sum(0) / w.sum()
+        lang_resid, age_resid = by_lang - lang_w[:, None] * overall, by_age - age_w[:, None] * overall
+        both_w = np.zeros((len(age_w), len(lang_w)))
+        np.add.at(both_w, (age_codes, lang_codes), w)  # weight of each age group x language cell
+        lang_w, age_w = np.where(lang_w > 0, lang_w, 1.0)[:, None], np.where(age_w > 0, age_w, 1.0)[:, None]
+        language = np.zeros((len(self.languages), by_lang.shape[1]))
+        age_effect = np.zeros_like(by_age)
+        for _ in range(1 if ages is None else sweeps):
+            if ages is not None:  # each age group's mean of (residual - its clips' language effects)
+                age_effect = (age_resid - both_w @ language) / age_w
+            language = shrink * (lang_resid - both_w.T @ age_effect) / lang_w
         # the reference language stays where it is: prediction never shifts
         self.language_shift.copy_(torch.from_numpy(language[0] - language).float())
 
@@ -111,13 +118,15 @@ class EmbedHead(nn.Module):
         return self.net(x) if self.gender is None else torch.cat([self.net(x), self.gender(x)], dim=1)
 
 
-def _weighted_group_means(values: np.ndarray, codes: np.ndarray, weights: np.ndarray,
-                          groups: int | None = None) -> np.ndarray:
-    """(groups, dim) weighted mean of the rows of each group (zero for a group with no weight). A sparse
-    group-by-clip matrix: a dense one-hot would hold clips x languages floats on a full download."""
+def _weighted_sums(x: np.ndarray, codes: np.ndarray, weights: np.ndarray, groups: int,
+                   chunk: int = 16384) -> tuple[np.ndarray, np.ndarray]:
+    """(groups, dim) weighted sums of the rows of each group in float64, and (groups,) the weights' sums; chunked,
+    so the float64 copy it works on is never more than `chunk` rows."""
     from scipy.sparse import csr_matrix
 
-    groups = groups or int(codes.max()) + 1
-    by_group = csr_matrix((weights, (codes, np.arange(len(codes)))), shape=(groups, len(codes)))
-    totals = np.asarray(by_group.sum(axis=1)).ravel()
-    return (by_group @ values) / np.where(totals > 0, totals, 1.0)[:, None]
+    sums = np.zeros((groups, x.shape[1]))
+    for start in range(0, len(x), chunk):
+        codes_, weights_ = codes[start : start + chunk], weights[start : start + chunk]
+        by_group = csr_matrix((weights_, (codes_, np.arange(len(codes_)))), shape=(groups, len(codes_)))
+        sums += by_group @ np.asarray(x[start : start + chunk], dtype=np.float64)
+    return sums, np.bincount(codes, weights=weights, minlength=groups)

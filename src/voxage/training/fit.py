@@ -9,13 +9,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from voxage.data.atomic import write_json_atomic
-from voxage.data.dataset import CachedClips
+from voxage.data.dataset import CachedClips, read_all
 from voxage.data.manifest import Row
 from voxage.data.stores import aligned_store, copy_rows, feature_store, with_copies
 from voxage.data.weights import sample_weights
@@ -132,12 +131,13 @@ def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainC
     if not (getattr(model, "languages", None) or hasattr(model, "fit_normalization")):
         return store  # nothing to fit: a mel or wave model's inputs are not read into memory at once
     train = splits["train"]
-    x = np.stack([np.asarray(store.read(r.key), dtype=np.float32) for r in train])  # read once, shifted in memory
+    x = read_all(store, train)  # read once, shifted in memory
     if getattr(model, "languages", None):
         model.fit_language_shift(x, [r.language for r in train], [r.speaker for r in train],
                                  sample_weights(train, cfg.weighting), ages=[r.age_group for r in train])
         store = aligned_store(store, model, [r for rows in splits.values() for r in rows])
-        x = x + np.stack([store.shifts[r.key] for r in train])
+        for i, r in enumerate(train):
+            x[i] += store.shifts[r.key]
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.from_numpy(x))
     return store
