@@ -51,6 +51,18 @@ def rest_reference() -> str:
     return "\n".join(out)
 
 
+def stream_reference() -> str:
+    """The stream messages' JSON schemas and close codes, from the pydantic models the server sends."""
+    from voxage.serving import schemas
+
+    out = ["| reason | close code |", "|---|---|"]
+    out += [f"| `{reason}` | {code} |" for reason, code in schemas.STREAM_CLOSE_CODES.items()]
+    for model in (schemas.StreamEstimate, schemas.StreamError, schemas.StreamEnd):
+        out += ["", f"### {model.__name__}", "", (model.__doc__ or "").strip(), "", "```json",
+                json.dumps(model.model_json_schema(), indent=2), "```"]
+    return "\n".join(out)
+
+
 def readme_section(title: str) -> str:
     text = (ROOT / "README.md").read_text()
     start = text.index(f"## {title}\n")
@@ -62,6 +74,8 @@ def readme_section(title: str) -> str:
 SOURCES = {
     "cli": cli_reference,
     "rest": rest_reference,
+    "stream": stream_reference,
+    "route-call": lambda: (ROOT / "examples" / "route_call.py").read_text().rstrip(),
     "model-card": lambda: (ROOT / "src" / "voxage" / "assets" / "MODEL_CARD.md").read_text().split("\n", 1)[1],
     "install": lambda: readme_section("Install"),
     "two-commands": lambda: readme_section("Two commands"),

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from voxage.audio import load_audio
 from voxage.inference import Predictor, default_model_path
 from voxage.labels import AGE_GROUPS
 
@@ -65,6 +66,12 @@ def test_exported_onnx_equals_the_bundled_one(tmp_path, synthetic_corpus):
     assert (tmp_path / "GE2E-LICENSE").is_file()  # the encoder's licence travels with it
     clip = _clips(synthetic_corpus, 0)[0]
     assert Predictor(out).predict_file(clip).probabilities == Predictor().predict_file(clip).probabilities
+    # the network alone, beside it, for streams: the same answer from the pooled vector, as the bundled one's
+    assert (tmp_path / "default.head.onnx").is_file()
+    exported, bundled = Predictor(out), Predictor()
+    x = bundled.frontend.network_input(*bundled.model_inputs(load_audio(clip, bundled.sample_rate)))
+    assert np.abs(exported.model.head(x) - bundled.model.head(x)).max() < 1e-6
+    assert np.abs(bundled.model.head(x) - bundled.model(*bundled.model_inputs(load_audio(clip, 16000)))).max() < 1e-5
 
 
 def test_onnx_file_with_other_inputs_is_refused(tmp_path):

@@ -1,8 +1,12 @@
 """Scale-out paths: sharded prepare + merge, a real 2-process DDP fit (gloo on CPU), ONNX export."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +14,9 @@ import pytest
 from voxage.cli import main
 from voxage.data.manifest import read_manifest
 
-from .conftest import SHARED_CV
+from .conftest import ROOT, SHARED_CV
+
+SLURM = ROOT / "examples" / "slurm"
 
 
 def _entries(work, kind="*"):
@@ -18,27 +24,35 @@ def _entries(work, kind="*"):
                   if p.suffix in (".npy", ".flac"))
 
 
-def test_sharded_prepare_and_merge_equal_one_run(synthetic_corpus, tmp_path):
-    """The embed vectors too: a job array's shards fill one store, and the final prepare computes nothing."""
+def test_the_slurm_recipe_fills_one_store_equal_to_one_run(synthetic_corpus, tmp_path):
+    """examples/slurm as a job array of 3 would run it: each job one shard, embed vectors included, then merge and
+    split; the final prepare decodes nothing and the store equals one run's, byte for byte."""
     whole = tmp_path / "whole"
     assert main(["prepare", str(synthetic_corpus), "--out", str(whole), "--quiet", "--workers", "1"]) == 0
-    shards = [tmp_path / f"shard{i}" for i in range(3)]
-    for i, s in enumerate(shards):
-        assert main(["prepare", str(synthetic_corpus), "--out", str(s), "--quiet", "--workers", "1",
-                     "--shard", f"{i}/3"]) == 0
-        assert not (s / "manifest.tsv").exists()
+    release = shutil.copytree(synthetic_corpus, tmp_path / "release" / synthetic_corpus.name)  # same corpus name
+    scratch, merged = tmp_path / "scratch", tmp_path / "merged"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "RELEASE": str(release), "SCRATCH": str(scratch), "WORK": str(merged),
+           "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_CPUS_PER_TASK": "1"}
+    for i in range(3):
+        subprocess.run(["bash", str(SLURM / "prepare.sbatch")], env={**env, "SLURM_ARRAY_TASK_ID": str(i)},
+                       check=True, capture_output=True, timeout=300)
+        assert not (scratch / f"shard{i}" / "manifest.tsv").exists()
+    shards = sorted(scratch.iterdir())
     sizes = [len(_entries(s, "embed")) for s in shards]
-    assert sum(sizes) == 72 and min(sizes) > 0
+    assert len(shards) == 3 and sum(sizes) == 72 and min(sizes) > 0
     assert [len(_entries(s, "mel")) for s in shards] == sizes
-    merged = tmp_path / "merged"
-    assert main(["merge", str(merged), *map(str, shards)]) == 0
-    stamps = {p: (merged / "cache" / p).stat().st_mtime_ns for p in _entries(merged)}
-    assert main(["prepare", str(synthetic_corpus), "--out", str(merged), "--quiet", "--workers", "1"]) == 0
-    assert {p: (merged / "cache" / p).stat().st_mtime_ns for p in _entries(merged)} == stamps
+    for clip in (release / "clips").iterdir():  # a clip decoded again now would be dropped as undecodable
+        clip.write_bytes(b"not audio any more")
+    subprocess.run(["bash", str(SLURM / "finish.sbatch")], env=env, check=True, capture_output=True, timeout=300)
     assert _entries(merged) == _entries(whole) and len(_entries(whole)) == 2 * 72
     for rel in _entries(whole):
         assert (merged / "cache" / rel).read_bytes() == (whole / "cache" / rel).read_bytes()
-    assert read_manifest(merged / "manifest.tsv") == read_manifest(whole / "manifest.tsv")
+    unplaced = lambda work: [replace(r, path="") for r in read_manifest(work / "manifest.tsv")]  # noqa: E731
+    assert unplaced(merged) == unplaced(whole) and len(unplaced(whole)) == 72
+    missing = subprocess.run(["bash", str(SLURM / "prepare.sbatch")], env={**env, "RELEASE": ""},
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "set RELEASE" in missing.stderr
 
 
 def test_kinds_caches_only_what_is_asked_and_adds_a_kind_later(synthetic_corpus, tmp_path):
@@ -113,3 +127,20 @@ def test_onnx_matches_pytorch_on_clips(work, synthetic_corpus, tmp_path):
         a = np.array(list(torch_p.predict_file(clip).probabilities.values()))
         b = np.array(list(onnx_p.predict_file(clip).probabilities.values()))
         assert np.abs(a - b).max() < 1e-4
+
+
+def test_a_store_too_big_for_memory_is_read_per_item_with_the_same_items(work, monkeypatch):
+    """Above the preload limit (a full release's mel: 450,000 x 64 x 313 float32 = 36 GB) items stream from the
+    cache files; they equal the preloaded ones."""
+    from voxage.data import dataset
+    from voxage.data.stores import feature_store
+    from voxage.data.workdir import load_work_dir
+
+    cache, rows = load_work_dir(work)
+    store = feature_store(work, cache, "mel", rows, progress=False)
+    preloaded = dataset.CachedClips(store, rows)
+    monkeypatch.setattr(dataset, "PRELOAD_LIMIT_BYTES", 0)
+    streamed = dataset.CachedClips(store, rows)
+    assert preloaded._data is not None and streamed._data is None
+    for i in (0, len(rows) // 2, len(rows) - 1):
+        assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(preloaded[i], streamed[i]))

@@ -169,13 +169,15 @@ def cmd_serve(a) -> int:
     open_to_others = a.host not in LOOPBACK
     rate = a.rate_limit if a.rate_limit is not None else (120.0 if open_to_others else 0.0)
     cfg = ServerConfig(a.model and str(Path(a.model).resolve()), int(a.max_upload_mb * 1024 * 1024),
-                       a.api_key or None, rate)
+                       a.api_key or None, rate, a.stream_max_seconds, a.stream_idle_seconds)
     if open_to_others and not cfg.api_key:
         logging.getLogger("voxage").warning(
             "serving on %s without an API key: anyone who can reach this address can use the API; "
             "set --api-key or VOXAGE_API_KEY", a.host)
     # the worker processes read the same settings from the environment (ServerConfig.from_env)
-    os.environ.update(VOXAGE_MAX_UPLOAD_BYTES=str(cfg.max_upload_bytes), VOXAGE_RATE_LIMIT=str(cfg.rate_limit))
+    os.environ.update(VOXAGE_MAX_UPLOAD_BYTES=str(cfg.max_upload_bytes), VOXAGE_RATE_LIMIT=str(cfg.rate_limit),
+                      VOXAGE_STREAM_MAX_SECONDS=str(cfg.stream_max_seconds),
+                      VOXAGE_STREAM_IDLE_SECONDS=str(cfg.stream_idle_seconds))
     os.environ.update({"VOXAGE_MODEL": cfg.model} if cfg.model else {})
     os.environ.update({"VOXAGE_API_KEY": cfg.api_key} if cfg.api_key else {})
     app_from_env()  # a bad model or setting fails here, with one message, before any worker starts
@@ -251,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     from voxage.audio import ClipPolicy
     from voxage.data.prepare import PrepareConfig
     from voxage.data.split import SplitConfig
+    from voxage.inference.stream import StreamLimits
     from voxage.models.names import MODEL_NAMES
     from voxage.parallel import default_workers
     from voxage.training.config import TrainConfig
@@ -337,6 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--rate-limit", type=float, metavar="PER_MINUTE",
                    help="requests a minute per client on /api/*, 429 past it; 0 = off (default: off on loopback, "
                         "120 on any other address)")
+    s.add_argument("--stream-max-seconds", type=float, default=StreamLimits.max_seconds,
+                   help="audio one /api/stream may send (default: %(default)g)")
+    s.add_argument("--stream-idle-seconds", type=float, default=StreamLimits.idle_seconds,
+                   help="close a stream that sends nothing this long (default: %(default)g)")
     s.set_defaults(func=cmd_serve)
 
     s = sub.add_parser("recommend", help="movie suggestions for the age group heard in AUDIO", parents=common)

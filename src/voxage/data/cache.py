@@ -1,6 +1,6 @@
 """The prepare cache: each clip decoded once, by parallel workers, into the kinds asked for; resumable after a kill.
 
-Layout under WORK_DIR/cache (`docs/guide.md`, "The work dir"):
+Layout under WORK_DIR/cache (`docs/guide.md`, "the work dir"):
 - `config.json`: the feature settings every kind was computed with;
 - `KIND/vVERSION/XX/KEY.npy` (or `.flac`): one front-end kind of one clip, versioned per kind, so a kind added
   later (`prepare --kinds wave`) or a kind whose version changed is computed without touching the others;
@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from functools import cached_property
 from pathlib import Path
 
@@ -35,6 +36,8 @@ from voxage.errors import DataError
 from voxage.features import FeatureConfig
 from voxage.features.frontends import FrontEnd, frontend
 from voxage.parallel import worker_pool
+
+log = logging.getLogger(__name__)
 
 PCM16_SCALE = 2**15  # a 16-bit sample's value in float: int16 / 32768, as soundfile reads it
 
@@ -102,6 +105,10 @@ class FeatureCache:
                 raise DataError(f"{self.root}: cache was built with {stored}, not {cfg}; use another --out")
         else:
             write_json_atomic(config_path, cfg.to_dict())
+        if (self.root / "entries").is_dir():
+            log.warning("%s holds a cache of voxage 0.6 or older (entries/), which this version does not read: "
+                        "kinds are computed again into their own folders; delete %s to free its space",
+                        self.root, self.root / "entries")
         self._stores: dict[str, KindStore] = {}
 
     def store(self, kind: str) -> KindStore:

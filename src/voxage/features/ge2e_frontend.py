@@ -24,10 +24,15 @@ TARGET_DBFS = -30.0
 INT16_MAX = 2**15 - 1
 
 
+def level_change_db(wave: np.ndarray) -> float:
+    """What `normalize_volume` would change the level by, in dB (negative: it leaves the wave as it is)."""
+    rms = np.sqrt(np.mean((wave.astype(np.float64) * INT16_MAX) ** 2))
+    return float(TARGET_DBFS - 20 * np.log10(rms / INT16_MAX))
+
+
 def normalize_volume(wave: np.ndarray) -> np.ndarray:
     """Raise (never lower) the level to -30 dBFS."""
-    rms = np.sqrt(np.mean((wave.astype(np.float64) * INT16_MAX) ** 2))
-    change = TARGET_DBFS - 20 * np.log10(rms / INT16_MAX)
+    change = level_change_db(wave)
     return wave if change < 0 else wave * (10 ** (change / 20))
 
 

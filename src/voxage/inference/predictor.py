@@ -153,7 +153,10 @@ class Predictor:
     def predict_wave(self, wave: np.ndarray) -> Prediction:
         """Judge mono float32 samples already at `self.sample_rate`."""
         duration = self.policy.check(wave, self.sample_rate, "clip")
-        age, gender = self.probabilities(*self.model_inputs(wave))
+        return self.answer(wave, duration, *self.probabilities(*self.model_inputs(wave)))
+
+    def answer(self, wave: np.ndarray, duration: float, age: np.ndarray, gender: np.ndarray | None) -> Prediction:
+        """The Prediction for probabilities (1, 6) and (1, 2) or None computed from `wave`, with its quality."""
         probs = {c: float(v) for c, v in zip(self.classes, age[0])}
         sexes = self.artifact.genders
         quality = measure_quality(wave, self.sample_rate)

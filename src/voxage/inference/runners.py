@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,7 @@ import numpy as np
 from voxage.errors import ModelError
 from voxage.features.frontends import frontend
 from voxage.features.voice_embedding import onnx_session
-from voxage.models.artifact import METADATA_KEY, ModelArtifact
+from voxage.models.artifact import METADATA_KEY, ModelArtifact, head_path
 
 
 class OnnxModel:
@@ -18,6 +20,7 @@ class OnnxModel:
     and reads the front-end's `inputs`."""
 
     def __init__(self, path: Path):
+        self.path = Path(path)
         try:
             self.session = onnx_session(path)
         except Exception as exc:  # onnxruntime raises its own types for a damaged or foreign file
@@ -35,6 +38,24 @@ class OnnxModel:
         feeds = {name: np.ascontiguousarray(x, dtype=np.float32) for name, x in zip(self.input_names, inputs)}
         return self.session.run(None, feeds)[0]
 
+    @cached_property
+    def head(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The network alone, fed the front-end's `network_input` (from `NAME.head.onnx`, which `voxage export`
+        writes beside a model whose graph holds a prefix graph); None where there is no such file."""
+        path = head_path(self.path)
+        if not path.is_file():
+            return None
+        session = onnx_session(path)
+        names = [i.name for i in session.get_inputs()]
+        sizes = [i.shape[1] for i in session.get_inputs()]
+        bounds = np.cumsum([0, *sizes])
+
+        def run(x: np.ndarray) -> np.ndarray:
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            return session.run(None, {n: x[:, a:b] for n, a, b in zip(names, bounds[:-1], bounds[1:])})[0]
+
+        return run
+
 
 class TorchModel:
     """A `.pth` (needs the training install), fed what its front-end makes of the same inputs an export reads."""
@@ -47,9 +68,11 @@ class TorchModel:
         self.frontend = frontend(artifact.input_kind)
 
     def __call__(self, *inputs: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(self.frontend.network_input(*inputs), dtype=np.float32)
+        return self.head(self.frontend.network_input(*inputs))
+
+    def head(self, x: np.ndarray) -> np.ndarray:
         with self.torch.no_grad():
-            return self.network(self.torch.from_numpy(x)).numpy()
+            return self.network(self.torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
 
 
 def load_runner(path: Path) -> OnnxModel | TorchModel:

@@ -22,6 +22,12 @@ FORMAT = "voxage-model/1"
 METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header (ModelArtifact.header)
 
 
+def head_path(model: Path) -> Path:
+    """Where an exported model whose graph starts with a front-end's prefix graph keeps its network alone (what a
+    stream runs on inputs it pooled itself)."""
+    return Path(model).with_name(f"{Path(model).stem}.head.onnx")
+
+
 @dataclass
 class ModelArtifact:
     name: str

@@ -12,7 +12,7 @@ import torch
 
 from voxage.data.atomic import atomic_path
 from voxage.features.frontends import frontend
-from voxage.models.artifact import METADATA_KEY, ModelArtifact
+from voxage.models.artifact import METADATA_KEY, ModelArtifact, head_path
 
 
 class _Concatenated(torch.nn.Module):
@@ -35,10 +35,20 @@ def _torch_export(module: torch.nn.Module, inputs: dict[str, np.ndarray], path: 
                           dynamo=False)
 
 
+def export_head(artifact: ModelArtifact, out: Path) -> Path:
+    """The network alone, reading what the front-end's prefix graph outputs (`FrontEnd.export_inputs`)."""
+    inputs = frontend(artifact.input_kind).export_inputs(artifact.features)
+    network = artifact.build()
+    with atomic_path(out) as tmp:
+        _torch_export(network if len(inputs) == 1 else _Concatenated(network), inputs, tmp)
+    return out
+
+
 def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
     """The whole network prediction runs in one ONNX file. Where the front-end has a prefix graph (the embed
     front-end's speaker encoder, the same file its feature cache was computed with), that graph is joined in front
-    of the network by matching names, and its licence files are copied next to the export."""
+    of the network by matching names, its licence files are copied next to the export, and the network alone is
+    written beside it (`head_path`) for streams, which encode window by window and pool themselves."""
     import onnx
     from onnx import compose
 
@@ -60,6 +70,7 @@ def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
             for licence in fe.licence_files:
                 if out.parent.resolve() != licence.parent.resolve():
                     shutil.copy(licence, out.parent / licence.name)
+            export_head(artifact, head_path(out))
         proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(artifact.header()))
         onnx.save(proto, str(tmp))
     return out

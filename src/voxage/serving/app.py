@@ -18,10 +18,12 @@ from voxage import __version__
 from voxage.audio import AudioError
 from voxage.errors import ConfigError
 from voxage.inference import Predictor
+from voxage.inference.stream import StreamLimits
 from voxage.serving import schemas
 from voxage.serving.body_limit import BodySizeLimit
 from voxage.serving.guard import ApiError, RateLimiter, check_key
 from voxage.serving.recommend import MAX_TITLES, recommend
+from voxage.serving.streaming import Streams, add_stream_routes
 
 DEFAULT_MAX_UPLOAD = 5 * 1024 * 1024
 UNDECODABLE = ("undecodable", "empty")  # 415; other audio problems (too short, silent) are 422
@@ -32,20 +34,29 @@ class ServerConfig:
     model: str | Path | None = None  # None: the bundled model
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD
     api_key: str | None = None  # set: /api/* needs "Authorization: Bearer KEY"
-    rate_limit: float = 0  # requests a minute per client on /api/*; 0: no limit
+    rate_limit: float = 0  # requests (and new streams) a minute per client on /api/*; 0: no limit
+    stream_max_seconds: float = StreamLimits.max_seconds  # audio one /api/stream may send
+    stream_idle_seconds: float = StreamLimits.idle_seconds  # a stream silent this long is closed
 
     def __post_init__(self):
         if self.max_upload_bytes <= 0:
             raise ConfigError("the upload limit must be positive")
         if self.rate_limit < 0:
             raise ConfigError("the rate limit must be 0 (off) or positive")
+        self.stream_limits  # checks them
+
+    @property
+    def stream_limits(self) -> StreamLimits:
+        return StreamLimits(max_seconds=self.stream_max_seconds, idle_seconds=self.stream_idle_seconds)
 
     @classmethod
     def from_env(cls) -> "ServerConfig":
         """What `voxage serve` passes to its worker processes (and what a deployment can set directly)."""
-        return cls(os.environ.get("VOXAGE_MODEL") or None,
-                   int(os.environ.get("VOXAGE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD)),
-                   os.environ.get("VOXAGE_API_KEY") or None, float(os.environ.get("VOXAGE_RATE_LIMIT", 0)))
+        env = os.environ.get
+        return cls(env("VOXAGE_MODEL") or None, int(env("VOXAGE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD)),
+                   env("VOXAGE_API_KEY") or None, float(env("VOXAGE_RATE_LIMIT", 0)),
+                   float(env("VOXAGE_STREAM_MAX_SECONDS", StreamLimits.max_seconds)),
+                   float(env("VOXAGE_STREAM_IDLE_SECONDS", StreamLimits.idle_seconds)))
 
 
 def _error(status: int, reason: str, detail: str, headers: dict | None = None) -> JSONResponse:
@@ -110,6 +121,8 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             return predictor.predict_bytes(audio.file.read(), audio.filename or "upload").to_dict()
         except AudioError as err:
             raise ApiError(415 if err.reason in UNDECODABLE else 422, err.reason, str(err)) from None
+
+    add_stream_routes(app, Streams(predictor, cfg.api_key, limiter, cfg.stream_limits))
 
     @app.get("/api/recommend", response_model=schemas.Recommendations, responses=schemas.errors(*common, 422),
              dependencies=[Depends(guard)])

@@ -64,6 +64,38 @@ class Error(BaseModel):
                                     "unauthorized, rate_limited")
 
 
+# ---- /api/stream: the messages a stream sends, and the close codes that end it -----------------------------------
+
+class StreamEstimate(Prediction):
+    """An estimate of a stream's voice: `interim` about every 2 s of new speech, `final` once after `end`."""
+
+    type: Literal["interim", "final"]
+    seconds: float = Field(ge=0, description="audio received so far, seconds")
+    speech_seconds: float = Field(ge=0, description="of which the voice-activity detector heard as speech")
+    stream_sid: str | None = Field(None, description="the telephony platform's stream id, on its own endpoints")
+
+
+class StreamError(BaseModel):
+    """Sent before the server closes a stream with the close code of `reason` (`STREAM_CLOSE_CODES`)."""
+
+    type: Literal["error"]
+    detail: str = Field(description="what is wrong, in words")
+    reason: str = Field(description="bad_format, malformed, too_long, idle, unauthorized, rate_limited, or why the "
+                                    "audio cannot be judged (too_short, silent)")
+
+
+class StreamEnd(BaseModel):
+    """The one text message a client sends: no more audio, judge it all."""
+
+    type: Literal["end"]
+
+
+# WebSocket close codes after an error message, in the 4000-4999 range applications own: 4000 + the HTTP status
+# the same problem gets on the HTTP API. A stream that ended well closes with 1000.
+STREAM_CLOSE_CODES = {"malformed": 4400, "unauthorized": 4401, "idle": 4408, "too_long": 4413, "bad_format": 4415,
+                      "too_short": 4422, "silent": 4422, "rate_limited": 4429}
+
+
 def errors(*codes: int) -> dict:
     """The `responses=` entry of a route that can answer these 4xx codes, all with the Error body."""
     what = {400: "malformed multipart body", 401: "missing or wrong API key", 413: "upload too large",
