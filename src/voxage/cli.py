@@ -94,6 +94,8 @@ def cmd_predict(a) -> int:
     model = a.model
     if model is None and len(paths) > 1 and _looks_like_model(paths[0]):
         model = paths.pop(0)
+    if a.by_speaker or a.same_speaker:
+        return _predict_speakers(Predictor(model), paths, a)
     files = find_audio(paths)
     if not files:
         raise DataError(f"no audio files in {', '.join(paths)}")
@@ -120,6 +122,42 @@ def cmd_predict(a) -> int:
             table.close()
     if table:
         print(f"{len(files) - failures} of {len(files)} files judged; table: {a.csv}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _predict_speakers(predictor, paths: list[str], a) -> int:
+    """--same-speaker: all the files as one person; --by-speaker: one answer per client_id of Common Voice folders."""
+    from voxage.audio import AudioError
+    from voxage.data.commonvoice import speakers_of
+    from voxage.inference.batch import find_audio
+
+    if a.csv:
+        raise ConfigError("--csv writes one row per file; with --same-speaker or --by-speaker use --json")
+    if a.same_speaker:
+        files = find_audio(paths)
+        if not files:
+            raise DataError(f"no audio files in {', '.join(paths)}")
+        groups = {"": ("", files)}
+    else:
+        groups = {s: v for p in paths for s, v in speakers_of(Path(p)).items()}
+        if not groups:
+            raise DataError(f"no speakers with clips in {', '.join(paths)}")
+    failures = 0
+    for speaker, (label, files) in groups.items():
+        who = {"speaker": speaker, "labelled_age_group": label} if a.by_speaker else {}
+        try:
+            prediction = predictor.predict_speaker(files)
+        except AudioError as err:
+            failures += 1
+            if a.json:
+                print(json.dumps({**who, "clips": len(files), "error": str(err), "reason": err.reason}), flush=True)
+            else:
+                print(f"{speaker or ', '.join(map(str, files))}: error: {err}", file=sys.stderr)
+            continue
+        if a.json:
+            print(json.dumps({**who, "clips": len(files), **prediction.to_dict()}), flush=True)
+        else:
+            _print_prediction(f"{speaker or 'the speaker'} ({len(files)} clips)", prediction)
     return 1 if failures else 0
 
 
@@ -299,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="model file (default: the bundled model)")
     s.add_argument("--json", action="store_true", help="one JSON object per line, in input order")
     s.add_argument("--csv", metavar="OUT", help="write one row per file (probabilities, or the error) to OUT")
+    join = s.add_mutually_exclusive_group()
+    join.add_argument("--same-speaker", action="store_true", help="the files are one person: one answer for all")
+    join.add_argument("--by-speaker", action="store_true",
+                      help="FILE_OR_DIR are Common Voice folders: one answer per speaker (client_id), their clips "
+                           "joined")
     s.add_argument("--workers", type=int, default=default_workers(),
                    help="worker processes for many files (default: one per core; at least 4 files each)")
     s.set_defaults(func=cmd_predict)

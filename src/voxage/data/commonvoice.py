@@ -124,6 +124,24 @@ def read_common_voice(root: Path, include_invalidated: bool = False) -> tuple[li
     return clips, drops
 
 
+def speakers_of(root: Path) -> dict[str, tuple[str, list[Path]]]:
+    """A Common Voice folder's validated clips by `client_id`, each speaker with the age group they gave ('' when
+    none or unknown): what `voxage predict --by-speaker` judges once per speaker, labelled or not."""
+    validated = root / "validated.tsv"
+    if not validated.is_file():
+        raise MetadataError(f"{root}: no validated.tsv; --by-speaker reads a Common Voice language folder")
+    header, rows = _read_table(validated, "\t")
+    _require(validated, header, ("client_id", "path"))
+    speakers: dict[str, tuple[str, list[Path]]] = {}
+    for row in rows:
+        rel, speaker = _safe_relative(row.get("path") or ""), (row.get("client_id") or "").strip()
+        if rel is None or not speaker or not (root / "clips" / rel).is_file():
+            continue
+        label, paths = speakers.setdefault(speaker, (age_group((row.get("age") or "").strip()) or "", []))
+        paths.append(root / "clips" / rel)
+    return speakers
+
+
 def read_seed_csv(csv_path: Path, audio_dir: Path | None = None) -> tuple[list[Clip], Counter]:
     """The seed project's format: a CSV with `path,age` (optionally `client_id`) and an audio folder."""
     header, rows = _read_table(csv_path, ",")

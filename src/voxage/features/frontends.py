@@ -28,6 +28,7 @@ from voxage.features.voice_embedding import (
     ENCODER_FILE,
     ENCODER_LICENSE,
     FRAMES_DIM,
+    MAX_SECONDS,
     PROSODY_NAMES,
     SPEAKER_DIM,
     SpeakerEncoder,
@@ -44,6 +45,7 @@ class FrontEnd:
     input_names: ClassVar[tuple[str, ...]] = ("features",)  # what an exported model reads, in order
     cache_format: ClassVar[str] = "npy"  # how `voxage.data.cache` stores a clip: "npy" features, "flac" the audio
     cache_dtype: ClassVar[str] = "<f2"  # the stored features' type ("npy" format)
+    judged_seconds: ClassVar[float | None] = None  # audio past the first this many seconds changes nothing
     prefix_graph: ClassVar[Path | None] = None  # an ONNX graph joined in front of the exported network
     licence_files: ClassVar[tuple[Path, ...]] = ()  # copied next to every exported model that holds prefix_graph
 
@@ -165,6 +167,7 @@ class EmbedFrontEnd(FrontEnd):
     version = EMBED_VERSION
     input_names = ("windows", "prosody")
     cache_dtype = "<f4"  # 2 KB a clip: float16 would save nothing on a filesystem of 4 KB blocks
+    judged_seconds = MAX_SECONDS
     prefix_graph = ENCODER_FILE
     licence_files = (ENCODER_LICENSE,)
 

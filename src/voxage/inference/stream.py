@@ -81,6 +81,7 @@ class StreamSession:
         self.incremental = hasattr(fe, "pooled_input") and head is not None
         self.encoder_runs = 0  # windows encoded so far (what an interim costs)
         self._gain_db: float | None = None
+        self._span_judged = False
 
     @property
     def seconds(self) -> float:
@@ -91,27 +92,39 @@ class StreamSession:
         return self._speech.seconds
 
     def feed(self, data: bytes) -> dict | None:
-        """Add a message's audio; returns an interim message when enough new speech has arrived, else None.
+        """Add a message's audio; returns an interim message when enough new speech has arrived, else None."""
+        return self.interim() if self.add(data) else None
+
+    def add(self, data: bytes) -> bool:
+        """Take a message's audio (cheap: decoding and speech counting); True when an interim estimate is due.
         Raises StreamTooLong past the limit."""
         data = self._carry + bytes(data)
         cut = len(data) - len(data) % self.fmt.bytes_per_sample
         data, self._carry = data[:cut], data[cut:]
         if not data:
-            return None
+            return False
         samples = self.fmt.decode(data)
         if self.seconds + len(samples) / self.fmt.sample_rate > self.limits.max_seconds:
             raise StreamTooLong(self.limits.max_seconds)
         self.pieces.append(samples)
         self.samples += len(samples)
         self._speech.add(samples)
-        if self.speech_seconds < self._next:
-            return None
+        if self.speech_seconds < self._next or self._span_judged:
+            return False
         self._next = self.speech_seconds + self.limits.interim_seconds
+        return True
+
+    def interim(self) -> dict | None:
+        """The estimate of the audio so far (None while it cannot be judged yet: too short after all)."""
+        span = self.predictor.frontend.judged_seconds
+        # past the span the model judges, later audio changes nothing: this is the last interim
+        self._span_judged = span is not None and self.seconds > span
         try:
-            return {"type": "interim", "seconds": round(self.seconds, 3),
-                    "speech_seconds": round(self.speech_seconds, 3), **self._interim().to_dict()}
+            estimate = self._interim()
         except AudioError:
-            return None  # not judgeable yet (too short after all): wait for more
+            return None
+        return {"type": "interim", "seconds": round(self.seconds, 3), "speech_seconds": round(self.speech_seconds, 3),
+                **estimate.to_dict()}
 
     def final(self) -> dict:
         """All the audio judged at once; raises AudioError when there is nothing to judge."""

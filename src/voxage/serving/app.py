@@ -116,9 +116,13 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @app.post("/api/predict", response_model=schemas.Prediction, response_model_exclude_none=True,
               responses=schemas.errors(400, *common, 413, 415, 422), dependencies=[Depends(guard)])
-    def predict(audio: UploadFile = File(..., description="wav, mp3, ogg, flac (or webm/mp4 with ffmpeg)")):
+    def predict(audio: list[UploadFile] = File(..., description="wav, mp3, ogg, flac (or webm/mp4 with ffmpeg); "
+                                                                "several `audio` parts: recordings of one person, "
+                                                                "judged together as one answer")):
         try:
-            return predictor.predict_bytes(audio.file.read(), audio.filename or "upload").to_dict()
+            if len(audio) == 1:
+                return predictor.predict_bytes(audio[0].file.read(), audio[0].filename or "upload").to_dict()
+            return predictor.predict_speaker([part.file.read() for part in audio]).to_dict()
         except AudioError as err:
             raise ApiError(415 if err.reason in UNDECODABLE else 422, err.reason, str(err)) from None
 

@@ -79,10 +79,12 @@ class Streams:
             raise StreamFailure("idle", f"nothing received for {self.limits.idle_seconds:g} s") from None
 
     async def feed(self, ws: WebSocket, session: StreamSession, data: bytes, extra: dict) -> None:
+        """Decoding a message is cheap and stays on the event loop; an interim estimate goes to a thread."""
         try:
-            interim = await run_in_threadpool(session.feed, data)
+            due = session.add(data)
         except AudioError as err:  # past the length limit
             raise StreamFailure(err.reason, str(err)) from None
+        interim = await run_in_threadpool(session.interim) if due else None
         if interim is not None:
             await ws.send_json({**interim, **extra})
 

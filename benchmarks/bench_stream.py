@@ -1,0 +1,147 @@
+"""How many live calls can one `voxage serve` judge at once on this machine?
+
+N concurrent streams on loopback, each a real Common Voice clip looped to SECONDS of 8 kHz mu-law sent at real
+time (160-byte frames every 20 ms, on an absolute schedule). Per N: the server's CPU seconds (its processes,
+from /proc) per second of audio, interim latency (from sending the frame that completed the audio an interim
+judged to receiving it) p50/p95, and dropped audio (sent seconds the final answer did not count). The number
+sustained is the largest N with interim p95 under 500 ms and nothing dropped.
+Baseline in the same run, in-process: judging all the audio so far at every interim (`StreamSession` with its
+incremental path off) against the incremental session, CPU per second of audio on the same clips.
+Run: .venv/bin/python benchmarks/bench_stream.py [--streams 10,25,50,75] [--seconds 20] [--workers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+from common import SHARED_CV, corpus, percentile, save, served, table
+from websockets.asyncio.client import connect
+
+from voxage.audio import g711, load_audio
+from voxage.inference import Predictor
+from voxage.inference.stream import StreamFormat, StreamSession
+
+FRAME_S, RATE = 0.02, 8000
+BYTES = int(FRAME_S * RATE)
+
+
+def calls(n_clips: int, seconds: float) -> list[bytes]:
+    """Real clips as mu-law calls of `seconds`, each clip looped."""
+    source, _ = corpus()
+    paths = sorted((source / "clips").glob("*.mp3"))[:n_clips]
+    out = []
+    for p in paths:
+        wave = load_audio(p, RATE)
+        wave = np.tile(wave, int(np.ceil(seconds * RATE / len(wave))))[: int(seconds * RATE)]
+        out.append(g711.encode(wave, "mulaw"))
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children (live ones included), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        me, parent = int(stat.parent.name), int(fields[1])
+        if me == pid or parent == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+async def one_stream(url: str, call: bytes, latencies: list[float]) -> float:
+    """Send a call at real time; returns the seconds of audio the final answer did not count."""
+    sent_at: dict[int, float] = {}  # samples sent -> when
+    async with connect(url, max_queue=None) as ws:
+        async def send():
+            start = time.perf_counter()
+            for i, at in enumerate(range(0, len(call), BYTES)):
+                await asyncio.sleep(max(0.0, start + i * FRAME_S - time.perf_counter()))
+                await ws.send(call[at : at + BYTES])
+                sent_at[at + len(call[at : at + BYTES])] = time.perf_counter()
+            await ws.send(json.dumps({"type": "end"}))
+
+        sender = asyncio.create_task(send())
+        async for message in ws:
+            m = json.loads(message)
+            if m["type"] == "interim":
+                latencies.append(time.perf_counter() - sent_at[int(round(m["seconds"] * RATE))])
+            elif m["type"] == "final":
+                await sender
+                return len(call) / RATE - m["seconds"]
+            else:
+                raise RuntimeError(m)
+    raise RuntimeError("stream closed without a final answer")
+
+
+async def load(url: str, n: int, pool: list[bytes]) -> dict:
+    latencies: list[float] = []
+    dropped = await asyncio.gather(*(one_stream(url, pool[i % len(pool)], latencies) for i in range(n)))
+    return {"latencies": latencies, "dropped_s": float(sum(dropped))}
+
+
+def baseline(pool: list[bytes], predictor: Predictor) -> dict:
+    """CPU seconds per second of audio, in this process: incremental interims vs judging everything again."""
+    out = {}
+    for name, incremental in (("incremental", True), ("whole audio at every interim", False)):
+        cpu = time.process_time()
+        for call in pool:
+            session = StreamSession(predictor, StreamFormat("mulaw", RATE))
+            session.incremental = incremental and session.incremental
+            for at in range(0, len(call), BYTES):
+                session.feed(call[at : at + BYTES])
+            session.final()
+        out[name] = (time.process_time() - cpu) / (sum(map(len, pool)) / RATE)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", default="10,25,50,75")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    pool = calls(8, args.seconds)
+    print(f"calls: {len(pool)} real clips ({'shared CV' if SHARED_CV.is_dir() else 'synthetic'}) looped to "
+          f"{args.seconds:g} s of 8 kHz mu-law")
+    base = baseline(pool[:3], Predictor())
+    rows, runs = [], {}
+    with served("--workers", str(args.workers), "--stream-max-seconds", str(args.seconds + 5)) as (url, server):
+        ws_url = url.replace("http://", "ws://") + "/api/stream?encoding=mulaw&sample_rate=8000"
+        for n in (int(x) for x in args.streams.split(",")):
+            cpu = tree_cpu_seconds(server.pid)
+            wall = time.perf_counter()
+            r = asyncio.run(load(ws_url, n, pool))
+            cpu, wall = tree_cpu_seconds(server.pid) - cpu, time.perf_counter() - wall
+            lat = r["latencies"]
+            runs[n] = {"cpu_s_per_audio_s": cpu / (n * args.seconds), "interim_p50_ms": percentile(lat, 50) * 1e3,
+                       "interim_p95_ms": percentile(lat, 95) * 1e3, "interims": len(lat), "dropped_s": r["dropped_s"],
+                       "wall_s": wall, "cores_busy": cpu / wall}
+            rows.append({"streams": n, "CPU s / audio s": round(runs[n]["cpu_s_per_audio_s"], 4),
+                         "cores busy": round(runs[n]["cores_busy"], 2),
+                         "interim p50 ms": round(runs[n]["interim_p50_ms"]),
+                         "interim p95 ms": round(runs[n]["interim_p95_ms"]), "dropped s": round(r["dropped_s"], 3)})
+            print(table(rows[-1:], list(rows[-1])), flush=True)
+    sustained = max([n for n, r in runs.items() if r["interim_p95_ms"] < 500 and r["dropped_s"] == 0], default=0)
+    print(f"\n{args.workers} server processes on {os.cpu_count()} cores, {args.seconds:g} s calls:\n"
+          + table(rows, list(rows[0])))
+    print(f"\nsustained in real time with interim p95 < 500 ms and no audio dropped: {sustained} streams")
+    print(f"CPU per second of audio, in-process: incremental {base['incremental'] * 1e3:.1f} ms, judging all the "
+          f"audio again at every interim {base['whole audio at every interim'] * 1e3:.1f} ms "
+          f"({base['whole audio at every interim'] / base['incremental']:.2f}x)")
+    result = {"seconds": args.seconds, "workers": args.workers, "runs": runs, "sustained": sustained,
+              "baseline_cpu_s_per_audio_s": base}
+    print(f"written: {save('stream', result)}")
+
+
+if __name__ == "__main__":
+    main()
