@@ -172,28 +172,34 @@ class StreamSession:
 
 
 class SpeechCounter:
-    """Seconds of speech heard so far, by WebRTC VAD (mode 3, as the front-end) on 30 ms frames at 16 kHz."""
+    """Seconds of speech heard so far, by WebRTC VAD (mode 3, as the front-end) on 30 ms frames: at the stream's
+    own rate where the VAD takes it (8, 16, 32, 48 kHz), else resampled to 16 kHz."""
 
-    FRAME = 480
+    VAD_RATES = (8000, 16000, 32000, 48000)
 
     def __init__(self, sample_rate: int):
-        import soxr
         import webrtcvad
 
-        self.rate = 16000
-        self._resample = soxr.ResampleStream(sample_rate, self.rate, 1, dtype="float32")
+        self.rate = sample_rate if sample_rate in self.VAD_RATES else 16000
+        self._resample = None
+        if self.rate != sample_rate:
+            import soxr
+
+            self._resample = soxr.ResampleStream(sample_rate, self.rate, 1, dtype="float32")
         self._vad = webrtcvad.Vad(3)
-        self._pending = np.zeros(0, np.float32)
+        self._step = self.rate * 3 // 100 * 2  # bytes of one 30 ms frame of 16-bit samples
+        self._pending = b""
         self.frames = 0
 
     @property
     def seconds(self) -> float:
-        return self.frames * self.FRAME / self.rate
+        return self.frames * 0.03
 
     def add(self, samples: np.ndarray) -> None:
-        pending = np.concatenate([self._pending, self._resample.resample_chunk(samples)])
-        usable = len(pending) - len(pending) % self.FRAME
-        pcm = np.round(np.clip(pending[:usable], -1, 1) * (2**15 - 1)).astype(np.int16).tobytes()
-        step = self.FRAME * 2
-        self.frames += sum(self._vad.is_speech(pcm[i : i + step], self.rate) for i in range(0, len(pcm), step))
-        self._pending = pending[usable:]
+        if self._resample is not None:
+            samples = self._resample.resample_chunk(samples)
+        pcm = self._pending + np.round(np.clip(samples, -1, 1) * (2**15 - 1)).astype("<i2").tobytes()
+        usable = len(pcm) - len(pcm) % self._step
+        step = self._step
+        self.frames += sum(self._vad.is_speech(pcm[i : i + step], self.rate) for i in range(0, usable, step))
+        self._pending = pcm[usable:]

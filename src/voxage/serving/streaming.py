@@ -74,8 +74,9 @@ class Streams:
     async def receive(self, ws: WebSocket) -> dict:
         """The next message; StreamFailure when none comes within the idle limit."""
         try:
-            return await asyncio.wait_for(ws.receive(), self.limits.idle_seconds)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self.limits.idle_seconds):  # no task per message, unlike wait_for
+                return await ws.receive()
+        except TimeoutError:
             raise StreamFailure("idle", f"nothing received for {self.limits.idle_seconds:g} s") from None
 
     async def feed(self, ws: WebSocket, session: StreamSession, data: bytes, extra: dict) -> None:
