@@ -96,7 +96,7 @@ def baseline(pool: list[bytes], predictor: Predictor) -> dict:
         cpu = time.process_time()
         for call in pool:
             session = StreamSession(predictor, StreamFormat("mulaw", RATE))
-            session.incremental = incremental and session.incremental
+            session.incremental = session.incremental if incremental else None
             for at in range(0, len(call), BYTES):
                 session.feed(call[at : at + BYTES])
             session.final()

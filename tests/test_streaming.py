@@ -176,7 +176,8 @@ def test_interims_encode_each_window_once_and_stay_near_judging_at_once(clip):
     for f in _frames(data, frame):
         session.feed(f)
     windows = len(predictor.model_inputs(conform(decoded, 8000, predictor.sample_rate, "call"))[0])
-    assert windows <= session.encoder_runs <= 1.5 * windows  # a window encoded again only when the voice got quieter
+    runs = session.incremental.encoder_runs
+    assert windows <= runs <= 1.5 * windows  # a window is encoded again only when the voice got quieter
     interim, final = session._interim(), session.final()
     assert max(abs(interim.probabilities[g] - final["probabilities"][g]) for g in final["probabilities"]) < 0.02
 
@@ -196,3 +197,9 @@ def test_the_call_routing_example_routes_a_call(server, clip, tmp_path):
     heard = Predictor().predict(decoded, sample_rate=8000)
     assert not heard.reliable  # a phone line: no interim is acted on, so the final answer routes the call
     assert queue == example.QUEUES.get(heard.age_group, "general")
+
+
+def test_the_readme_shows_the_example_as_it_is():
+    from .conftest import ROOT
+
+    assert (ROOT / "examples" / "route_call.py").read_text().strip() in (ROOT / "README.md").read_text()

@@ -222,8 +222,9 @@ def cmd_serve(a) -> int:
     print(f"voxage serving on http://{a.host}:{a.port}/  (API docs: /docs; {a.workers} worker process(es); "
           f"API key {'required' if cfg.api_key else 'off'}; rate limit "
           f"{f'{cfg.rate_limit:g}/min per client' if cfg.rate_limit else 'off'})")
+    # no permessage-deflate: streamed audio does not compress, and inflating every 20 ms frame costs CPU
     uvicorn.run("voxage.serving.app:app_from_env", factory=True, host=a.host, port=a.port, workers=a.workers,
-                log_level="warning")
+                log_level="warning", ws_per_message_deflate=False)
     return 0
 
 

@@ -11,7 +11,7 @@ array, no batch axis; `inputs` and `network_input` carry a batch axis first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -81,6 +81,12 @@ class FrontEnd:
     def augment(self, x: torch.Tensor) -> torch.Tensor:
         """Training only: a batch of features, changed the way a new recording of the same voice might be."""
         return x
+
+    def incremental(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """For audio that keeps arriving: a callable taking the audio so far at `sample_rate` (each call's a
+        continuation of the last's) and returning `network_input` at the cost of what was added; None where
+        nothing can be kept (a fixed-length crop: judging it again costs the same at any length)."""
+        return None
 
     @property
     def version_key(self) -> str:
@@ -191,20 +197,10 @@ class EmbedFrontEnd(FrontEnd):
         speaker, frames = self.encoder(windows)
         return np.concatenate([speaker, prosody, frames], axis=1).astype(np.float32)
 
-    def window_outputs(self, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One encoder window (160, 40) -> its L2-normalised speaker vector (256,) and frame mean (256,): the
-        parts `pooled_input` joins, so a stream encodes each window once."""
-        speaker, frames = self.encoder(window[None])
-        return speaker[0], frames[0]
+    def incremental(self):
+        from voxage.features.incremental import IncrementalEmbedding
 
-    def pooled_input(self, outputs: list[tuple[np.ndarray, np.ndarray]], prosody: np.ndarray) -> np.ndarray:
-        """`network_input` from windows encoded one at a time: the encoder graph's own pooling (speaker vectors
-        averaged and normalised again, frame means averaged). Within about 3e-3 of encoding the windows as one
-        batch, since the int8 graph quantises each batch's activations with its own scale."""
-        speaker = np.mean([o[0] for o in outputs], axis=0)
-        frames = np.mean([o[1] for o in outputs], axis=0)
-        joined = [(speaker / np.linalg.norm(speaker))[None], prosody, frames[None]]
-        return np.concatenate(joined, axis=1).astype(np.float32)
+        return IncrementalEmbedding(self.encoder)
 
     def export_inputs(self, cfg):  # the encoder graph's outputs `speaker` and `frames` feed the names alike
         return {"speaker": np.zeros((1, SPEAKER_DIM), np.float32),

@@ -18,17 +18,27 @@ PITCH_STEP_S, PITCH_FLOOR_HZ, PITCH_CEILING_HZ, PITCH_CANDIDATES = 0.04, 70.0, 6
 
 def prosody(wave: np.ndarray, sr: int) -> np.ndarray:
     """(7,) float32 in PROSODY_NAMES order; a value that cannot be measured (no voiced frame) is 0."""
+    return prosody_of(*pitch_track(wave, sr), len(wave) / sr)
+
+
+def pitch_track(wave: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per 40 ms frame: f0 in Hz (0 where unvoiced) and the autocorrelation peak's strength."""
     import parselmouth
 
     snd = parselmouth.Sound(wave.astype(np.float64), sampling_frequency=sr)
     track = snd.to_pitch_ac(time_step=PITCH_STEP_S, pitch_floor=PITCH_FLOOR_HZ, pitch_ceiling=PITCH_CEILING_HZ,
                             max_number_of_candidates=PITCH_CANDIDATES).selected_array
-    voiced = track["frequency"] > 0
+    return track["frequency"], track["strength"]
+
+
+def prosody_of(frequency: np.ndarray, strength: np.ndarray, seconds: float) -> np.ndarray:
+    """The seven statistics of a pitch track (`pitch_track`, or several joined) of `seconds` of audio."""
+    voiced = frequency > 0
     if voiced.any():
-        st = 12 * np.log2(track["frequency"][voiced] / 100.0)  # semitones re 100 Hz
-        strength = np.clip(track["strength"][voiced], 1e-6, 1 - 1e-6)
+        st = 12 * np.log2(frequency[voiced] / 100.0)  # semitones re 100 Hz
+        strength = np.clip(strength[voiced], 1e-6, 1 - 1e-6)
         pitch = [st.mean(), st.std(), np.percentile(st, 10), np.percentile(st, 90), voiced.mean(),
                  np.mean(10 * np.log10(strength / (1 - strength)))]
     else:
         pitch = [0.0] * 6
-    return np.nan_to_num(np.asarray([*pitch, len(wave) / sr], dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.nan_to_num(np.asarray([*pitch, seconds], dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)

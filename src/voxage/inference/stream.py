@@ -1,12 +1,11 @@
 """Judge a voice while it arrives (a phone call, a live microphone): audio in pieces, an estimate every couple of
 seconds of new speech, and at the end the answer `Predictor.predict` gives the whole recording.
 
-An interim estimate costs what the new audio adds where the model allows it: the speaker encoder runs only on
-1.6 s windows it has not seen (kept by position, compared by content), which the front-end pools with the ones
-kept (`EmbedFrontEnd.pooled_input`); the window layout, volume and prosody are recomputed over the audio so far,
-which takes milliseconds. Interims are within about 3e-3 of judging the same audio at once (the encoder's int8
-graph scales each batch on its own). The final answer judges all the audio in one pass: it is
-`Predictor.predict` of the same decoded samples.
+An interim estimate costs what the new audio adds where the front-end can keep its work
+(`FrontEnd.incremental`: the embed front-end encodes each 1.6 s window once and extends the pitch track) and
+the model can be fed the result (`head`, the network alone); otherwise it judges the audio so far. Past the span
+a model judges (the first 20 s for the bundled one) there is nothing new to say, and interims stop. The final
+answer judges all the audio in one pass: it is `Predictor.predict` of the same decoded samples.
 """
 
 from __future__ import annotations
@@ -22,8 +21,6 @@ from voxage.inference.predictor import Predictor
 
 ENCODINGS = ("pcm16", *g711.LAWS)
 MIN_RATE, MAX_RATE = 8000, 48000
-HELD_HEADROOM_DB = 1.0
-WINDOW_TOLERANCE = 1e-5  # relative: a window's input this close to a kept one's reuses its encoder outputs
 
 
 @dataclass(frozen=True)
@@ -76,11 +73,8 @@ class StreamSession:
         self._carry = b""  # half a 16-bit sample left over from the last message
         self._speech = SpeechCounter(fmt.sample_rate)
         self._next = self.limits.first_seconds
-        self._windows: dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}  # i -> input, outputs
-        fe, head = predictor.frontend, getattr(predictor.model, "head", None)
-        self.incremental = hasattr(fe, "pooled_input") and head is not None
-        self.encoder_runs = 0  # windows encoded so far (what an interim costs)
-        self._gain_db: float | None = None
+        head = getattr(predictor.model, "head", None)
+        self.incremental = predictor.frontend.incremental() if head is not None else None
         self._span_judged = False
 
     @property
@@ -143,32 +137,9 @@ class StreamSession:
         samples = self.audio()[: int(p.policy.max_seconds * self.fmt.sample_rate)]
         wave = conform(samples, self.fmt.sample_rate, p.sample_rate, "stream")
         duration = p.policy.check(wave, p.sample_rate, "stream")
-        if not self.incremental:
+        if self.incremental is None:
             return p.answer(wave, duration, *p.probabilities(*p.model_inputs(wave)))
-        windows, *rest = p.model_inputs(wave * self._held_gain(wave))
-        outputs = [self._window(i, w) for i, w in enumerate(windows)]
-        x = p.frontend.pooled_input(outputs, *rest)
-        return p.answer(wave, duration, *p.artifact.probabilities(p.model.head(x)))
-
-    def _held_gain(self, wave: np.ndarray) -> float:
-        """A gain that lifts the audio so far 1 dB above the level the front-end raises quiet voices to, kept
-        while it does: the front-end then leaves the level alone, and windows already encoded stay the same.
-        Recomputed (and every window encoded again) only when the voice gets quieter than that."""
-        from voxage.features.ge2e_frontend import level_change_db
-
-        needed = level_change_db(wave) + HELD_HEADROOM_DB
-        if self._gain_db is None or needed > self._gain_db:
-            self._gain_db = max(needed, 0.0)
-        return 10 ** (self._gain_db / 20)
-
-    def _window(self, i: int, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Window i's encoder outputs: kept from an earlier interim when its input is the same up to float
-        rounding (a longer spectrogram's matrix product sums in another order), else encoded now."""
-        kept = self._windows.get(i)
-        if kept is None or np.abs(kept[0] - window).max() > WINDOW_TOLERANCE * np.abs(window).max():
-            kept = self._windows[i] = (window, self.predictor.frontend.window_outputs(window))
-            self.encoder_runs += 1
-        return kept[1]
+        return p.answer(wave, duration, *p.artifact.probabilities(p.model.head(self.incremental(wave))))
 
 
 class SpeechCounter:
