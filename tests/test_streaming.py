@@ -203,3 +203,19 @@ def test_the_readme_shows_the_example_as_it_is():
     from .conftest import ROOT
 
     assert (ROOT / "examples" / "route_call.py").read_text().strip() in (ROOT / "README.md").read_text()
+
+
+def test_new_streams_count_against_the_rate_limit():
+    from fastapi.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from voxage.serving.app import ServerConfig, create_app
+
+    client = TestClient(create_app(ServerConfig(rate_limit=60)))  # a burst of one, then one a second
+    with client.websocket_connect("/api/stream?encoding=mulaw") as first:
+        first.send_bytes(b"\xff" * 160)
+        with client.websocket_connect("/api/stream?encoding=mulaw") as second:
+            refused = second.receive_json()
+            with pytest.raises(WebSocketDisconnect) as closed:
+                second.receive_json()
+    assert refused["reason"] == "rate_limited" and closed.value.code == 4429
