@@ -1,10 +1,11 @@
 """How many live calls can one `voxage serve` judge at once on this machine?
 
 N concurrent streams on loopback, each a real Common Voice clip looped to SECONDS of 8 kHz mu-law sent at real
-time (160-byte frames every 20 ms, on an absolute schedule). Per N: the server's CPU seconds (its processes,
-from /proc) per second of audio, interim latency (from sending the frame that completed the audio an interim
-judged to receiving it) p50/p95, and dropped audio (sent seconds the final answer did not count). The number
-sustained is the largest N with interim p95 under 500 ms and nothing dropped.
+time (160-byte frames every 20 ms, on an absolute schedule), starting at random within the first 2 s (calls that
+all started on the same frame would ask for their interims at the same moments). Per N: the server's CPU
+seconds (its processes, from /proc) per second of audio, interim latency (from sending the frame that completed
+the audio an interim judged to receiving it) p50/p95, and dropped audio (sent seconds the final answer did not
+count). The number sustained is the largest N with interim p95 under 500 ms and nothing dropped.
 Baseline in the same run, in-process: judging all the audio so far at every interim (`StreamSession` with its
 incremental path off) against the incremental session, CPU per second of audio on the same clips.
 Run: .venv/bin/python benchmarks/bench_stream.py [--streams 10,25,50,75] [--seconds 20] [--workers 2]
@@ -28,6 +29,7 @@ from voxage.inference import Predictor
 from voxage.inference.stream import StreamFormat, StreamSession
 
 FRAME_S, RATE = 0.02, 8000
+STAGGER_S = 2.0  # calls start at random within one interim period, as calls do, not all on the same frame
 BYTES = int(FRAME_S * RATE)
 
 
@@ -58,10 +60,12 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-async def one_stream(url: str, call: bytes, latencies: list[float]) -> float:
-    """Send a call at real time; returns the seconds of audio the final answer did not count."""
+async def one_stream(url: str, call: bytes, latencies: list[float], offset: float) -> float:
+    """Send a call at real time, starting `offset` s late; returns the seconds of audio the final answer did not
+    count."""
     sent_at: dict[int, float] = {}  # samples sent -> when
-    async with connect(url, max_queue=None) as ws:
+    await asyncio.sleep(offset)
+    async with connect(url, max_queue=None, compression=None) as ws:
         async def send():
             start = time.perf_counter()
             for i, at in enumerate(range(0, len(call), BYTES)):
@@ -85,7 +89,8 @@ async def one_stream(url: str, call: bytes, latencies: list[float]) -> float:
 
 async def load(url: str, n: int, pool: list[bytes]) -> dict:
     latencies: list[float] = []
-    dropped = await asyncio.gather(*(one_stream(url, pool[i % len(pool)], latencies) for i in range(n)))
+    offsets = np.random.default_rng(n).uniform(0, STAGGER_S, n)
+    dropped = await asyncio.gather(*(one_stream(url, pool[i % len(pool)], latencies, offsets[i]) for i in range(n)))
     return {"latencies": latencies, "dropped_s": float(sum(dropped))}
 
 
@@ -140,7 +145,7 @@ def main() -> None:
           f"({base['whole audio at every interim'] / base['incremental']:.2f}x)")
     result = {"seconds": args.seconds, "workers": args.workers, "runs": runs, "sustained": sustained,
               "baseline_cpu_s_per_audio_s": base}
-    print(f"written: {save('stream', result)}")
+    print(f"written: {save(f'stream-{args.seconds:g}s', result)}")
 
 
 if __name__ == "__main__":
