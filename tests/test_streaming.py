@@ -219,3 +219,16 @@ def test_new_streams_count_against_the_rate_limit():
             with pytest.raises(WebSocketDisconnect) as closed:
                 second.receive_json()
     assert refused["reason"] == "rate_limited" and closed.value.code == 4429
+
+
+def test_a_long_call_keeps_only_what_is_judged_and_still_equals_predict(clip):
+    """Past the model's max_seconds (60 s) the samples are counted, not kept: a stream's memory stays bounded."""
+    data, decoded, frame = _calls(clip, "mulaw", 8000)
+    predictor = Predictor()
+    call = data * (int(70 * 8000 / len(data)) + 1)  # over 70 s
+    session = StreamSession(predictor, StreamFormat("mulaw", 8000))
+    for f in _frames(call, 8000):
+        session.feed(f)
+    assert session.seconds == pytest.approx(len(call) / 8000) and len(session.audio()) == 60 * 8000
+    whole = predictor.predict(StreamFormat("mulaw", 8000).decode(call), sample_rate=8000)
+    assert max(abs(session.final()["probabilities"][g] - p) for g, p in whole.probabilities.items()) <= 1e-6

@@ -76,6 +76,7 @@ class StreamSession:
         head = getattr(predictor.model, "head", None)
         self.incremental = predictor.frontend.incremental() if head is not None else None
         self._span_judged = False
+        self._keep = int(predictor.policy.max_seconds * fmt.sample_rate)
 
     @property
     def seconds(self) -> float:
@@ -100,7 +101,9 @@ class StreamSession:
         samples = self.fmt.decode(data)
         if self.seconds + len(samples) / self.fmt.sample_rate > self.limits.max_seconds:
             raise StreamTooLong(self.limits.max_seconds)
-        self.pieces.append(samples)
+        kept = max(0, self._keep - self.samples)  # past the model's max_seconds nothing is judged: not kept
+        if kept:
+            self.pieces.append(samples[:kept])
         self.samples += len(samples)
         self._speech.add(samples)
         if self.speech_seconds < self._next or self._span_judged:
@@ -127,15 +130,14 @@ class StreamSession:
                 **prediction.to_dict()}
 
     def audio(self) -> np.ndarray:
-        """Every sample so far, at the stream's rate."""
+        """The samples so far at the stream's rate, up to the first `policy.max_seconds` (what `predict` judges)."""
         if len(self.pieces) > 1:
             self.pieces = [np.concatenate(self.pieces)]
         return self.pieces[0] if self.pieces else np.zeros(0, np.float32)
 
     def _interim(self) -> Prediction:
         p = self.predictor
-        samples = self.audio()[: int(p.policy.max_seconds * self.fmt.sample_rate)]
-        wave = conform(samples, self.fmt.sample_rate, p.sample_rate, "stream")
+        wave = conform(self.audio(), self.fmt.sample_rate, p.sample_rate, "stream")
         duration = p.policy.check(wave, p.sample_rate, "stream")
         if self.incremental is None:
             return p.answer(wave, duration, *p.probabilities(*p.model_inputs(wave)))
