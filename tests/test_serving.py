@@ -149,6 +149,7 @@ def test_browser_records_microphone_and_shows_prediction(server, synthetic_corpu
         assert "Judged" in page.inner_text("#status")
         judged = float(page.inner_text("#status").split()[1])
         assert 2.0 <= judged <= recorded + 0.5  # the streamed audio, every block of it up to Stop
+        assert float(page.inner_text("#heard").split()[0]) <= judged  # the final answer's count of speech
         page.screenshot(path=str(output_dir / "browser-prediction.png"), full_page=True)
         browser.close()
     assert (output_dir / "browser-prediction.png").stat().st_size > 5000
