@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from voxage.audio import conform, g711, load_audio
+from voxage.audio.io import to_pcm16
 from voxage.cli import main
 from voxage.inference import Predictor
 from voxage.inference.stream import StreamFormat, StreamSession
@@ -77,7 +78,7 @@ def _calls(clip, encoding: str, rate: int) -> tuple[bytes, np.ndarray, int]:
     wave = load_audio(clip, rate)
     wave = np.concatenate([wave, wave])
     if encoding == "pcm16":
-        data = (np.clip(np.round(wave * 32768), -32768, 32767).astype("<i2")).tobytes()
+        data = to_pcm16(wave).astype("<i2").tobytes()
     else:
         data = g711.encode(wave, encoding)
     return data, StreamFormat(encoding, rate).decode(data), rate * 2 // 100 * (2 if encoding == "pcm16" else 1)

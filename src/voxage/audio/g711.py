@@ -11,10 +11,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from voxage.audio.io import PCM16_SCALE
 from voxage.errors import ConfigError
 
 LAWS = ("mulaw", "alaw")
-PCM16_SCALE = 2**15
 
 
 def _mulaw_levels() -> np.ndarray:

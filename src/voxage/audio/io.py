@@ -14,6 +14,12 @@ import soxr
 from voxage.errors import AudioError
 
 SAMPLE_RATE = 16000  # what every front-end reads (the GE2E speaker encoder was trained at this rate)
+PCM16_SCALE = 2**15  # a 16-bit sample's value in float: int16 / 32768, as soundfile reads it
+
+
+def to_pcm16(wave: np.ndarray) -> np.ndarray:
+    """float samples -> int16, the inverse of reading int16 / PCM16_SCALE (clipped at full scale)."""
+    return np.clip(np.round(wave * PCM16_SCALE), -PCM16_SCALE, PCM16_SCALE - 1).astype(np.int16)
 
 
 def _via_ffmpeg(source, max_seconds: float | None) -> io.BytesIO | None:

@@ -30,6 +30,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from voxage.audio import AudioError, ClipPolicy, load_audio
+from voxage.audio.io import PCM16_SCALE, to_pcm16
 from voxage.data.atomic import write_bytes_atomic, write_json_atomic
 from voxage.data.records import Clip
 from voxage.errors import DataError
@@ -39,15 +40,9 @@ from voxage.parallel import worker_pool
 
 log = logging.getLogger(__name__)
 
-PCM16_SCALE = 2**15  # a 16-bit sample's value in float: int16 / 32768, as soundfile reads it
-
 
 def folder_of(key: str) -> str:
     return hashlib.sha1(key.encode()).hexdigest()[:2]
-
-
-def to_pcm16(wave: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(wave * PCM16_SCALE), -PCM16_SCALE, PCM16_SCALE - 1).astype(np.int16)
 
 
 class KindStore:
@@ -183,4 +178,3 @@ def build_cache(cache: FeatureCache, clips: list[Clip], policy: ClipPolicy, kind
                 bar.update()
     bar.close()
     return statuses
-

@@ -36,13 +36,18 @@ def normalize_volume(wave: np.ndarray) -> np.ndarray:
     return wave if change < 0 else wave * (10 ** (change / 20))
 
 
+def vad_pcm(wave: np.ndarray) -> bytes:
+    """What WebRTC VAD reads: 16-bit samples, as resemblyzer converts them (x 32767, clipped)."""
+    return np.round(np.clip(wave, -1, 1) * INT16_MAX).astype(np.int16).tobytes()
+
+
 def vad_flags(wave: np.ndarray) -> np.ndarray:
     """WebRTC VAD (mode 3, the strictest) per 30 ms frame of 16 kHz audio: True where it hears speech. The last
     partial frame is left out."""
     import webrtcvad
 
     wave = wave[: len(wave) - len(wave) % VAD_FRAME]
-    pcm = np.round(np.clip(wave, -1, 1) * INT16_MAX).astype(np.int16).tobytes()
+    pcm = vad_pcm(wave)
     vad = webrtcvad.Vad(3)
     step = VAD_FRAME * 2  # bytes per frame
     return np.array([vad.is_speech(pcm[i : i + step], SAMPLE_RATE) for i in range(0, len(pcm), step)], dtype=bool)

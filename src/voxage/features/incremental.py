@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from voxage.features.ge2e_frontend import encoder_windows, level_change_db
-from voxage.features.prosody import PROSODY_NAMES, pitch_track, prosody_of
+from voxage.features.prosody import PITCH_STEP_S, PROSODY_NAMES, pitch_track, prosody_of
 from voxage.features.voice_embedding import MAX_SECONDS, SAMPLE_RATE, SpeakerEncoder
 
 HELD_HEADROOM_DB = 1.0  # the held gain lifts the voice this far above the front-end's target level
@@ -61,7 +61,7 @@ class IncrementalEmbedding:
         start = max(0, self._pitch_end - int(PITCH_CONTEXT_S * SAMPLE_RATE))
         if len(wave) - self._pitch_end >= int(PITCH_CONTEXT_S * SAMPLE_RATE):
             frequency, strength = pitch_track(wave[start:], SAMPLE_RATE)
-            skip = int(round((self._pitch_end - start) / SAMPLE_RATE / 0.04)) if self._pitch else 0
+            skip = int(round((self._pitch_end - start) / SAMPLE_RATE / PITCH_STEP_S)) if self._pitch else 0
             self._pitch.append((frequency[skip:], strength[skip:]))
             self._pitch_end = len(wave)
         if not self._pitch:

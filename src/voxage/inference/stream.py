@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from voxage.audio import AudioError, conform, g711
+from voxage.audio.io import PCM16_SCALE
 from voxage.errors import ConfigError
+from voxage.features.ge2e_frontend import vad_pcm
 from voxage.inference.prediction import Prediction
 from voxage.inference.predictor import Predictor
 
@@ -42,7 +44,7 @@ class StreamFormat:
 
     def decode(self, data: bytes) -> np.ndarray:
         if self.encoding == "pcm16":
-            return np.frombuffer(data, dtype="<i2").astype(np.float32) / g711.PCM16_SCALE
+            return np.frombuffer(data, dtype="<i2").astype(np.float32) / PCM16_SCALE
         return g711.decode(data, self.encoding)
 
 
@@ -171,7 +173,7 @@ class SpeechCounter:
     def add(self, samples: np.ndarray) -> None:
         if self._resample is not None:
             samples = self._resample.resample_chunk(samples)
-        pcm = self._pending + np.round(np.clip(samples, -1, 1) * (2**15 - 1)).astype("<i2").tobytes()
+        pcm = self._pending + vad_pcm(samples)
         usable = len(pcm) - len(pcm) % self._step
         step = self._step
         self.frames += sum(self._vad.is_speech(pcm[i : i + step], self.rate) for i in range(0, usable, step))
