@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from voxage.data.atomic import atomic_path
+from voxage.data.atomic import atomic_path, write_bytes_atomic
 from voxage.features.frontends import frontend
 from voxage.models.artifact import METADATA_KEY, ModelArtifact, head_path
 
@@ -35,15 +35,6 @@ def _torch_export(module: torch.nn.Module, inputs: dict[str, np.ndarray], path: 
                           dynamo=False)
 
 
-def export_head(artifact: ModelArtifact, out: Path) -> Path:
-    """The network alone, reading what the front-end's prefix graph outputs (`FrontEnd.export_inputs`)."""
-    inputs = frontend(artifact.input_kind).export_inputs(artifact.features)
-    network = artifact.build()
-    with atomic_path(out) as tmp:
-        _torch_export(network if len(inputs) == 1 else _Concatenated(network), inputs, tmp)
-    return out
-
-
 def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
     """The whole network prediction runs in one ONNX file. Where the front-end has a prefix graph (the embed
     front-end's speaker encoder, the same file its feature cache was computed with), that graph is joined in front
@@ -60,6 +51,7 @@ def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
         _torch_export(network if len(inputs) == 1 else _Concatenated(network), inputs, tmp)
         proto = onnx.load(str(tmp))
         if fe.prefix_graph is not None:
+            write_bytes_atomic(head_path(out), tmp.read_bytes())  # the network alone, before the prefix joins it
             prefix = onnx.load(str(fe.prefix_graph))
             proto.ir_version = prefix.ir_version
             proto = compose.add_prefix(proto, "head/", rename_inputs=False, rename_outputs=False)
@@ -70,7 +62,6 @@ def export_onnx(artifact: ModelArtifact, out: Path) -> Path:
             for licence in fe.licence_files:
                 if out.parent.resolve() != licence.parent.resolve():
                     shutil.copy(licence, out.parent / licence.name)
-            export_head(artifact, head_path(out))
         proto.metadata_props.add(key=METADATA_KEY, value=json.dumps(artifact.header()))
         onnx.save(proto, str(tmp))
     return out
