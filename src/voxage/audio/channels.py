@@ -27,6 +27,9 @@ class Channel:
     name: ClassVar[str]
     version: ClassVar[int] = 1  # bump when the simulation changes: features computed through it are kept per tag
     mixes_voices: ClassVar[bool] = False  # True: reads other speakers' clips (`others`)
+    # False where the protocol measured the voice coming through as clean (MP3, GSM and a quiet microphone keep
+    # >= 95% of the clean score): the channel check learns to flag the rest (`EmbedHead.fit_channel_check`)
+    degrades: ClassVar[bool] = True
 
     def apply(self, wave: np.ndarray, rate: int, rng: np.random.Generator, others: Sequence[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
@@ -259,6 +262,10 @@ class Gain(Channel):
     name: ClassVar[str] = "gain"
     gain_db: float = -30.0
 
+    @property
+    def degrades(self) -> bool:  # a hot microphone clips; a quiet one keeps the voice
+        return self.gain_db > 0
+
     def apply(self, wave, rate, rng, others):
         return np.clip(wave * 10 ** (self.gain_db / 20), -1.0, 1.0)
 
@@ -269,6 +276,7 @@ class Mp3(Channel):
     """MP3 at low bitrate (LAME's VBR quality 0-9, 9 the lowest; pedalboard, which keeps timing and length)."""
 
     name: ClassVar[str] = "mp3"
+    degrades: ClassVar[bool] = False
     vbr_quality: float = 9.0
 
     def apply(self, wave, rate, rng, others):
@@ -301,6 +309,7 @@ class Gsm(Channel):
     """GSM 06.10 full-rate, the mobile-phone codec (13 kbit/s at 8 kHz; pedalboard resamples in and out)."""
 
     name: ClassVar[str] = "gsm"
+    degrades: ClassVar[bool] = False
 
     def apply(self, wave, rate, rng, others):
         from pedalboard import GSMFullRateCompressor

@@ -41,9 +41,7 @@ class FeatureFiles:
 
     def channel_for(self, key: str) -> Channel:
         """What this store's clip `key` is heard through: its one channel or its copy's random one."""
-        if self.copy is not None:
-            return random_channel(clip_rng(f"{key}/copy-{self.copy}"))
-        return self.channel
+        return self.channel if self.copy is None else copy_channel(key, self.copy)
 
     def path(self, key: str) -> Path:
         return self.root / f"{key}.npy"
@@ -53,6 +51,11 @@ class FeatureFiles:
 
     def missing(self, rows: list[Row]) -> list[Row]:
         return [r for r in rows if not self.path(r.key).is_file()]
+
+
+def copy_channel(key: str, copy: int) -> Channel:
+    """The random channel training copy number `copy` of clip `key` is heard through."""
+    return random_channel(clip_rng(f"{key}/copy-{copy}"))
 
 
 def clip_rng(key: str) -> np.random.Generator:

@@ -10,7 +10,7 @@ import numpy as np
 
 from voxage.audio.channels import Channel
 from voxage.data.cache import FeatureCache, KindStore, build_cache
-from voxage.data.feature_files import FeatureFiles, ensure_features
+from voxage.data.feature_files import FeatureFiles, copy_channel, ensure_features
 from voxage.data.manifest import Row
 from voxage.data.records import Clip
 from voxage.data.workdir import clip_policy
@@ -53,6 +53,12 @@ COPY_MARK = "#copy-"  # a training copy's key: the clip's key, the mark, the cop
 def copy_rows(rows: list[Row], copies: int) -> list[Row]:
     """Each row's training copies: the same clip, speaker and labels, heard through another random channel."""
     return [replace(r, key=f"{r.key}{COPY_MARK}{i}") for i in range(copies) for r in rows]
+
+
+def heard_through(key: str) -> Channel | None:
+    """The simulated channel of a training copy's key (`copy_rows`); None for a clip as recorded."""
+    clip, mark, i = key.partition(COPY_MARK)
+    return copy_channel(clip, int(i)) if mark else None
 
 
 class CopiesStore:

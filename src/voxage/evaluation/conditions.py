@@ -22,7 +22,7 @@ STANDARD = (  # written as `resolve_conditions` writes them
 )
 # What each condition's score keeps of a fold's report.
 CONDITION_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "speaker_balanced_accuracy", "macro_f1", "ece",
-                  "largest_answer_share")
+                  "largest_answer_share", "unusual_channel_share")  # the last: models with a channel check
 
 
 def resolve_conditions(specs: Sequence[str]) -> list[str]:
@@ -39,5 +39,5 @@ def resolve_conditions(specs: Sequence[str]) -> list[str]:
 
 def compact(report: dict) -> dict:
     """A condition's scores: the headline metrics and per-class recall."""
-    return {"n": report["n"], **{k: report[k] for k in CONDITION_KEYS},
+    return {"n": report["n"], **{k: report[k] for k in CONDITION_KEYS if k in report},
             "per_class_recall": {g: m["recall"] for g, m in report["per_class"].items()}}

@@ -219,7 +219,7 @@ def summarize_conditions(protocol: list[dict], seeds) -> dict[str, dict]:
     for condition in [c for c in protocol[0] if c != "seed"] if protocol else []:
         scores = [(p["seed"], p[condition]) for p in protocol]
         entry = {}
-        for key in CONDITION_KEYS:
+        for key in [k for k in CONDITION_KEYS if all(k in x for _, x in scores)]:  # older folds lack newer scores
             entry[f"{key}_mean"], entry[f"{key}_std"] = _mean_sd([x[key] for _, x in scores])
             entry[f"{key}_per_seed"] = [float(np.mean([x[key] for s, x in scores if s == seed])) for seed in seeds]
         out[condition] = entry
@@ -232,7 +232,8 @@ def protocol_mean(conditions: dict[str, dict]) -> dict[str, float]:
     """What a recipe is chosen by: each score's mean over clean and every channel condition (each already a mean
     over folds and fold seeds); the held-out corpus is reported beside it, not in it."""
     heard = [e for c, e in conditions.items() if c != HELD_OUT]
-    return {key: float(np.mean([e[f"{key}_mean"] for e in heard])) for key in CONDITION_KEYS} if heard else {}
+    return {key: float(np.mean([e[f"{key}_mean"] for e in heard])) for key in CONDITION_KEYS
+            if all(f"{key}_mean" in e for e in heard)} if heard else {}
 
 
 def summarize_model(folds: list[dict], seeds, seed_pooled: list[dict], pooled: dict, gender: dict,
@@ -302,21 +303,24 @@ def format_table(summary: dict) -> str:
 
 def format_conditions(model: str, conditions: dict[str, dict], summary: dict) -> list[str]:
     held = summary.get("held_out_corpus")
+    checked = all("unusual_channel_share_mean" in e for e in conditions.values())
     lines = ["", f"{model} through each recording condition (mean ± sd over folds"
              + (f"; {HELD_OUT}: all {summary['held_out_speakers']} speakers of {held}, never trained on" if held
                 else "") + ")", "",
-             "| condition | balanced acc | per fold seed | kept of clean | off-by-one | ECE | largest answer share |",
-             "|---|---|---|---|---|---|---|"]
+             "| condition | balanced acc | per fold seed | kept of clean | off-by-one | ECE | largest answer share "
+             f"|{' flagged by the channel check |' if checked else ''}",
+             "|---|---|---|---|---|---|---|" + ("---|" if checked else "")]
     for c in [c for c in [*summary["conditions"], HELD_OUT] if c in conditions]:  # JSON keeps keys sorted
         e, name = conditions[c], f"{HELD_OUT} ({held})" if c == HELD_OUT else c
         lines.append(f"| {name} | {e['balanced_accuracy_mean']:.3f} ± {e['balanced_accuracy_std']:.3f} | "
                      f"{' / '.join(f'{x:.3f}' for x in e['balanced_accuracy_per_seed'])} | "
                      f"{e['kept_of_clean']:.0%} | {e['off_by_one_accuracy_mean']:.3f} ± "
                      f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} | "
-                     f"{e['largest_answer_share_mean']:.2f} |")
+                     f"{e['largest_answer_share_mean']:.2f} |" + (f" {e['unusual_channel_share_mean']:.0%} |"
+                                                                   if checked else ""))
     m = protocol_mean(conditions)
     channels = len([c for c in conditions if c not in (CLEAN, HELD_OUT)])
     lines.append(f"| **mean over clean and the {channels} channels** | "
                  f"**{m['balanced_accuracy']:.3f}** | | | {m['off_by_one_accuracy']:.3f} | {m['ece']:.3f} | "
-                 f"{m['largest_answer_share']:.2f} |")
+                 f"{m['largest_answer_share']:.2f} |" + (" |" if checked else ""))
     return lines

@@ -36,11 +36,13 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
     model = artifact.build()
     dataset = CachedClips(aligned_store(store, model, rows), rows)
     out = model_outputs(model, dataset)
-    probs, gender_probs = artifact.probabilities(out)
-    raw, _ = artifact.probabilities(out, temperature=1.0)
+    probs, gender_probs, unusual = artifact.probabilities(out)
+    raw = artifact.probabilities(out, temperature=1.0).age
     labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker")
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
+    if unusual is not None:  # how often the channel check answers reliable: false
+        report["unusual_channel_share"] = float(unusual.mean())
     add_speaker_weighted(report, labels, probs, [r.speaker for r in rows])
     # Weighted like the loss (each speaker once, each group equal): one prolific speaker does not decide it.
     report["reliability"] = {"before temperature": reliability(raw, labels, weights),

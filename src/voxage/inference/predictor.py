@@ -21,6 +21,7 @@ from voxage.features.quality import ReliabilityPolicy, measure_quality
 from voxage.inference.batch import FileResult, find_audio, judge, predict_files
 from voxage.inference.prediction import Prediction
 from voxage.inference.runners import load_runner
+from voxage.models.artifact import Outputs
 
 Source = Union[str, Path, bytes, np.ndarray, tuple]  # a file, its bytes, samples with a rate, or (samples, rate)
 
@@ -137,7 +138,7 @@ class Predictor:
             >>> pred.duration_s, round(sum(pred.probabilities.values()), 6)
             (4.0, 1.0)
         """
-        waves, ages, genders, problem = [], [], [], None
+        waves, ages, genders, unusual, problem = [], [], [], [], None
         for source in sources:
             try:
                 wave = self.wave_of(source)
@@ -145,15 +146,18 @@ class Predictor:
             except AudioError as err:
                 problem = err
                 continue
-            age, gender = self.probabilities(*self.model_inputs(wave))
+            age, gender, odd = self.probabilities(*self.model_inputs(wave))
             waves.append(wave)
             ages.append(age)
             genders.append(gender)
+            unusual.append(odd)
         if not waves:
             raise problem or AudioError("empty", "no recordings given")
         joined = np.concatenate(waves)
         return self.answer(joined, len(joined) / self.sample_rate, geometric_mean(ages),
-                           geometric_mean(genders) if genders[0] is not None else None)
+                           geometric_mean(genders) if genders[0] is not None else None,
+                           # flagged when most of the recordings are
+                           np.array([np.mean(unusual) > 0.5]) if unusual[0] is not None else None)
 
     def predict_many(self, sources: Iterable[Source], workers: int = 1) -> list[FileResult]:
         """Judge many recordings; one result per source, in order, a bad one never stopping the rest.
@@ -188,8 +192,8 @@ class Predictor:
     def model_inputs(self, wave: np.ndarray) -> tuple[np.ndarray, ...]:
         return self.frontend.inputs(wave, self.cfg)
 
-    def probabilities(self, *inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """Age probabilities (1, 6) and gender probabilities (1, 2) or None."""
+    def probabilities(self, *inputs: np.ndarray) -> Outputs:
+        """Age probabilities (1, 6), gender probabilities (1, 2) or None, the channel check's flag (1,) or None."""
         return self.artifact.probabilities(self.model(*inputs))
 
     def predict_wave(self, wave: np.ndarray) -> Prediction:
@@ -197,12 +201,14 @@ class Predictor:
         duration = self.policy.check(wave, self.sample_rate, "clip")
         return self.answer(wave, duration, *self.probabilities(*self.model_inputs(wave)))
 
-    def answer(self, wave: np.ndarray, duration: float, age: np.ndarray, gender: np.ndarray | None) -> Prediction:
-        """The Prediction for probabilities (1, 6) and (1, 2) or None computed from `wave`, with its quality."""
+    def answer(self, wave: np.ndarray, duration: float, age: np.ndarray, gender: np.ndarray | None,
+               unusual_channel: np.ndarray | None = None) -> Prediction:
+        """The Prediction for what the model said of `wave` (`Outputs` of one row), with its quality."""
         probs = {c: float(v) for c, v in zip(self.classes, age[0])}
         sexes = self.artifact.genders
         quality = measure_quality(wave, self.sample_rate)
-        reasons = self.reliability.reasons(quality)
+        reasons = self.reliability.reasons(quality) + (
+            ("unusual_channel",) if unusual_channel is not None and unusual_channel[0] else ())
         return Prediction(self.classes[int(age[0].argmax())], probs, duration,
                           sexes[int(gender[0].argmax())] if gender is not None else None,
                           {g: float(v) for g, v in zip(sexes, gender[0])} if gender is not None else None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +21,15 @@ from voxage.models.outputs import age_probabilities, softmax, split_outputs
 
 FORMAT = "voxage-model/1"
 METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header (ModelArtifact.header)
+
+
+class Outputs(NamedTuple):
+    """What a model says of a batch: age probabilities (batch, 6), gender probabilities (batch, 2) or None, and
+    for a model with a channel check (batch,) bools, True where the recording sounds unlike its training speech."""
+
+    age: np.ndarray
+    gender: np.ndarray | None
+    unusual_channel: np.ndarray | None
 
 
 def head_path(model: Path) -> Path:
@@ -55,12 +65,20 @@ class ModelArtifact:
         """The gender classes the model predicts after its age scores; empty for age-only models."""
         return tuple(self.extra.get("genders", ()))
 
-    def probabilities(self, out, temperature: float | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Model output (batch, width), numpy or torch -> age probabilities (batch, 6), gender probabilities or
-        None. Calibrated with the stored temperature unless another is given (1.0: as the network says)."""
-        scores, gender = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal)
-        t = self.extra.get("temperature", 1.0) if temperature is None else temperature
-        return age_probabilities(scores, self.ordinal, t), (softmax(gender) if gender.shape[1] else None)
+    def probabilities(self, out, temperature: float | None = None) -> Outputs:
+        """Model output (batch, width), numpy or torch -> what it says (`Outputs`). Calibrated with the stored
+        temperatures unless one is given for every row (1.0: as the network says): a recording the channel check
+        flags has a temperature of its own, fitted on the validation clips it flags."""
+        scores, gender, channel = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal, len(self.genders))
+        unusual = channel[:, 0] > 0 if channel.shape[1] else None
+        if temperature is None:
+            t = np.full((len(scores), 1), self.extra.get("temperature", 1.0))
+            if unusual is not None:
+                t[unusual] = self.extra.get("channel_temperature", self.extra.get("temperature", 1.0))
+        else:
+            t = temperature
+        return Outputs(age_probabilities(scores, self.ordinal, t), softmax(gender) if gender.shape[1] else None,
+                       unusual)
 
     def header(self) -> dict:
         """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""

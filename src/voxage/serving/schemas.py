@@ -23,7 +23,8 @@ class Quality(BaseModel):
     bandwidth_hz: float = Field(ge=0, description="highest frequency the speech reaches (a phone line: 3,700-3,800 Hz)")
 
 
-UnreliableReason = Literal["little_speech", "noisy", "clipped", "narrowband"]
+# unusual_channel: the model's channel check hears a room, noise, a phone line or a studio unlike its training speech
+UnreliableReason = Literal["little_speech", "noisy", "clipped", "narrowband", "unusual_channel"]
 
 
 class Prediction(BaseModel):
@@ -31,7 +32,8 @@ class Prediction(BaseModel):
     probabilities: dict[AgeGroup, float] = Field(description="all six groups, calibrated, summing to 1")
     duration_s: float = Field(ge=0, description="length of the audio judged, seconds")
     reliable: bool = Field(description="false: the recording lies outside what the model was trained and validated "
-                                       "on (too little speech, noise, clipping, a phone line); do not act on the guess")
+                                       "on (too little speech, noise, clipping, a phone line, a room or device unlike "
+                                       "its training speech); do not act on the guess")
     unreliable_reasons: list[UnreliableReason] | None = Field(None, description="why not, when reliable is false")
     quality: Quality | None = None
     gender: Gender | None = Field(None, description="for models with a gender output (the bundled one)")
