@@ -170,3 +170,47 @@ def test_training_reads_cached_channel_copies_of_train_and_val_clips(two_corpora
     extra = torch.load(run / "model.pth", weights_only=True)["extra"]
     assert extra["train_clips"] == 3 * sum(r.split == "train" for r in rows)  # each clip and its two copies
     assert json.loads((run / "train_config.json").read_text())["train"]["channel_copies"] == 2
+    # the copies also teach the channel check, calibrated apart from the clips it passes
+    assert torch.load(run / "model.pth", weights_only=True)["kwargs"]["channel_check"] is True
+    assert 0 < extra["val_unusual_channel_share"] < 1 and extra["channel_temperature"] > 0
+
+
+@pytest.fixture(scope="module")
+def checked_run(two_corpora, tmp_path_factory) -> Path:
+    work, _ = two_corpora
+    run = tmp_path_factory.mktemp("checked") / "run"
+    assert main(["train", str(work), "--model", "embed", "--epochs", "2", "--channel-copies", "2", "--run-dir",
+                 str(run), "--quiet"]) == 0
+    return run
+
+
+def test_the_channel_check_flags_the_phone_line_and_rooms_more_than_clean_speech(checked_run, capsys):
+    assert main(["evaluate", str(checked_run), "--conditions", "phone:codec=mulaw", "room:rt60_s=0.9",
+                 "--quiet"]) == 0
+    assert "flagged" in capsys.readouterr().out
+    shares = {c: r["unusual_channel_share"] for c, r in
+              json.loads((checked_run / "report.json").read_text())["conditions"].items()}
+    assert shares["clean"] <= 0.35
+    assert shares["phone:codec=mulaw"] >= shares["clean"] + 0.3 and shares["room:rt60_s=0.9"] > shares["clean"]
+
+
+def test_a_flagged_recording_is_unreliable_and_gets_the_channel_temperature(checked_run, tmp_path):
+    import soundfile as sf
+    import torch
+
+    from voxage import Predictor
+    from voxage.data.synthetic import synth_voice
+    from voxage.models.artifact import ModelArtifact
+
+    sf.write(tmp_path / "voice.wav", synth_voice(np.random.default_rng(0), 2, "female", 3.0, 16000), 16000)
+    predictions = {}
+    for flagged in (True, False):  # the check's answer forced; each way the answer is heard at temperature 3
+        art = ModelArtifact.load(checked_run / "model.pth")
+        art.state_dict["channel_bias"] = torch.tensor([1e6 if flagged else -1e6])
+        art.extra.update(temperature=1.0 if flagged else 3.0, channel_temperature=3.0 if flagged else 1.0)
+        art.save(tmp_path / f"{flagged}.pth")
+        predictions[flagged] = Predictor(tmp_path / f"{flagged}.pth").predict(tmp_path / "voice.wav")
+    assert "unusual_channel" in predictions[True].unreliable_reasons and not predictions[True].reliable
+    assert "unusual_channel" not in predictions[False].unreliable_reasons
+    assert predictions[True].probabilities == pytest.approx(predictions[False].probabilities, abs=1e-9)
+    assert predictions[True].to_dict()["unreliable_reasons"][-1] == "unusual_channel"

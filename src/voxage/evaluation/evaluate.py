@@ -113,8 +113,11 @@ def format_report(report: dict) -> str:
         lines.append(f"  gender balanced accuracy {report['gender']['balanced_accuracy']:.3f} "
                      f"({report['gender']['n']} clips with a gender label)")
     if "conditions" in report:
-        lines += ["", f"  {'condition':<30}{'bal acc':>8}{'off-by-1':>9}{'ECE':>7}{'top share':>10}"]
+        checked = "unusual_channel_share" in report  # the share the channel check answers reliable: false
+        lines += ["", f"  {'condition':<30}{'bal acc':>8}{'off-by-1':>9}{'ECE':>7}{'top share':>10}"
+                  + (f"{'flagged':>9}" if checked else "")]
         for c, r in report["conditions"].items():
             lines.append(f"  {c:<30}{r['balanced_accuracy']:>8.3f}{r['off_by_one_accuracy']:>9.3f}{r['ece']:>7.3f}"
-                         f"{r['largest_answer_share']:>10.2f}")
+                         f"{r['largest_answer_share']:>10.2f}"
+                         + (f"{r['unusual_channel_share']:>9.0%}" if checked else ""))
     return "\n".join(lines)
