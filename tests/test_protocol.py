@@ -56,6 +56,16 @@ def test_crossval_scores_each_condition_and_the_held_out_corpus(two_corpora, tmp
         assert 0 <= e["balanced_accuracy_mean"] <= 1 and 0 <= e["ece_mean"] <= 1
         assert 1 / len(AGE_GROUPS) <= e["largest_answer_share_mean"] <= 1
         assert len(e["balanced_accuracy_per_seed"]) == 1
+    # calibration also over the pooled folds: every test speaker once, weighted as each fold's ECE
+    from voxage.data.weights import sample_weights
+    from voxage.models.calibration import reliability
+
+    folds = [json.loads(p.read_text()) for p in sorted((out / tag / "embed").glob("seed-0/fold-*/fold.json"))]
+    by_key = {r.key: r for r in rows}
+    pooled = reliability(np.concatenate([f["probs"] for f in folds]), np.concatenate([f["labels"] for f in folds]),
+                         sample_weights([by_key[k] for f in folds for k in f["keys"]], "speaker"))["ece"]
+    assert clean["ece_pooled_mean"] == pytest.approx(pooled, abs=1e-4)
+    assert all(0 <= scores[c]["ece_pooled_mean"] <= 1 for c in scores)
     chosen_by = summary["models"]["embed"]["protocol_mean"]["balanced_accuracy"]
     assert chosen_by == pytest.approx(np.mean([scores[c]["balanced_accuracy_mean"] for c in ["clean", *CONDITIONS]]))
     fold = out / tag / "embed" / "seed-0" / "fold-0"

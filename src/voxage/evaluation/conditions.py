@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from voxage.audio.channels import parse_channel
 
 CLEAN = "clean"
@@ -38,6 +40,13 @@ def resolve_conditions(specs: Sequence[str]) -> list[str]:
 
 
 def compact(report: dict) -> dict:
-    """A condition's scores: the headline metrics and per-class recall."""
-    return {"n": report["n"], **{k: report[k] for k in CONDITION_KEYS if k in report},
-            "per_class_recall": {g: m["recall"] for g, m in report["per_class"].items()}}
+    """A condition's scores: the headline metrics and per-class recall; with the report's probabilities, each
+    answer's top probability and whether it was right, so that calibration can be measured over pooled folds (a
+    fold of 21 speakers alone gives a noisy ECE)."""
+    out = {"n": report["n"], **{k: report[k] for k in CONDITION_KEYS if k in report},
+           "per_class_recall": {g: m["recall"] for g, m in report["per_class"].items()}}
+    if "probs" in report:
+        probs = np.asarray(report["probs"])
+        out.update(confidence=np.round(probs.max(1), 5).tolist(),
+                   correct=(probs.argmax(1) == np.asarray(report["labels"])).tolist())
+    return out

@@ -35,7 +35,7 @@ from voxage.evaluation.plots import (
 )
 from voxage.labels import AGE_GROUPS, GENDERS, class_index
 from voxage.models.artifact import ModelArtifact
-from voxage.models.calibration import reliability
+from voxage.models.calibration import confidence_reliability, reliability
 from voxage.training.config import TrainConfig
 from voxage.training.fit import fit
 
@@ -152,7 +152,8 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                 if score_protocol(report, fold_dir, work_dir, [by_key[key] for key in report["keys"]], conditions,
                                   held, every):
                     write_json_atomic(done, report)  # the fold's model is kept: only what is new is scored
-                protocol.append({"seed": seed, **{c: report["conditions"][c] for c in (CLEAN, *conditions)},
+                protocol.append({"seed": seed, "keys": report["keys"],
+                                 **{c: report["conditions"][c] for c in (CLEAN, *conditions)},
                                  **({HELD_OUT: report["held_out"]} if held else {})})
                 folds.append({"seed": seed, "fold": f, **{key: report[key] for key in SUMMARY_KEYS}})
                 for key in pooled:
@@ -166,7 +167,7 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
             probs = np.asarray(seed_prob)
             seed_pooled.append(summarize(np.asarray(seed_true), probs.argmax(1), probs))
         results[model] = summarize_model(folds, seeds, seed_pooled, pooled, gender, by_key)
-        results[model]["conditions"] = summarize_conditions(protocol, seeds)
+        results[model]["conditions"] = summarize_conditions(protocol, seeds, by_key, [r.key for r in held])
         results[model]["protocol_mean"] = protocol_mean(results[model]["conditions"])
     summary = {"method": method, "test_corpus": test_corpus, "held_out_corpus": held_out_corpus,
                "held_out_clips": len(held), "held_out_speakers": len({r.speaker for r in held}),
@@ -199,29 +200,40 @@ def score_protocol(report: dict, fold_dir: Path, work_dir: Path, test: list[Row]
     """Add to a fold's report the scores it lacks: clean, each condition, the held-out corpus. True if any was
     added (folds finished by an older voxage, or before a condition was asked for, get them from their kept model)."""
     scored = report.setdefault("conditions", {})
-    recounted = CLEAN not in scored
+    recounted = "confidence" not in scored.get(CLEAN, {})
     if recounted:  # from the kept predictions: older folds lack the newer scores
         scored[CLEAN] = compact({**report, **summarize(report["labels"], np.argmax(report["probs"], axis=1))})
-    todo = [c for c in conditions if c not in scored]
-    if not todo and (not held or "held_out" in report):
+    # scored before voxage 0.8 kept no answers to pool: scored again from the kept model and cached features
+    todo = [c for c in conditions if "confidence" not in scored.get(c, {})]
+    held_todo = bool(held) and "confidence" not in report.get("held_out", {})
+    if not todo and not held_todo:
         return recounted
     artifact = ModelArtifact.load(fold_dir / "model.pth")
     scored.update(evaluate_conditions(artifact, work_dir, test, todo, pool))
-    if held and "held_out" not in report:
-        report["held_out"] = compact(evaluate_rows(artifact, work_dir, held))
+    if held_todo:
+        report["held_out"] = compact(evaluate_rows(artifact, work_dir, held, with_probs=True))
     return True
 
 
-def summarize_conditions(protocol: list[dict], seeds) -> dict[str, dict]:
-    """condition -> each score's mean and sd over all folds, and its mean per fold seed; plus the share of the
-    clean balanced accuracy each condition keeps."""
+def summarize_conditions(protocol: list[dict], seeds, by_key: dict[str, Row], held: list[str]) -> dict[str, dict]:
+    """condition -> each score's mean and sd over all folds, and its mean per fold seed; the ECE of each seed's
+    folds pooled (every test speaker once, weighted as the per-fold ECE), its mean over seeds; plus the share of
+    the clean balanced accuracy each condition keeps. `held`: the held-out corpus's keys, in its folds' order."""
     out = {}
-    for condition in [c for c in protocol[0] if c != "seed"] if protocol else []:
+    for condition in [c for c in protocol[0] if c not in ("seed", "keys")] if protocol else []:
         scores = [(p["seed"], p[condition]) for p in protocol]
         entry = {}
         for key in [k for k in CONDITION_KEYS if all(k in x for _, x in scores)]:  # older folds lack newer scores
             entry[f"{key}_mean"], entry[f"{key}_std"] = _mean_sd([x[key] for _, x in scores])
             entry[f"{key}_per_seed"] = [float(np.mean([x[key] for s, x in scores if s == seed])) for seed in seeds]
+        pooled = []
+        for seed in seeds:
+            folds = [p for p in protocol if p["seed"] == seed]
+            keys = [k for p in folds for k in (held if condition == HELD_OUT else p["keys"])]
+            answers = {part: [x for p in folds for x in p[condition][part]] for part in ("confidence", "correct")}
+            pooled.append(confidence_reliability(answers["confidence"], answers["correct"],
+                                                 sample_weights([by_key[k] for k in keys], "speaker"))["ece"])
+        entry["ece_pooled_mean"], entry["ece_pooled_per_seed"] = float(np.mean(pooled)), pooled
         out[condition] = entry
     for entry in out.values():
         entry["kept_of_clean"] = entry["balanced_accuracy_mean"] / max(out[CLEAN]["balanced_accuracy_mean"], 1e-9)
@@ -232,7 +244,7 @@ def protocol_mean(conditions: dict[str, dict]) -> dict[str, float]:
     """What a recipe is chosen by: each score's mean over clean and every channel condition (each already a mean
     over folds and fold seeds); the held-out corpus is reported beside it, not in it."""
     heard = [e for c, e in conditions.items() if c != HELD_OUT]
-    return {key: float(np.mean([e[f"{key}_mean"] for e in heard])) for key in CONDITION_KEYS
+    return {key: float(np.mean([e[f"{key}_mean"] for e in heard])) for key in (*CONDITION_KEYS, "ece_pooled")
             if all(f"{key}_mean" in e for e in heard)} if heard else {}
 
 
@@ -307,7 +319,8 @@ def format_conditions(model: str, conditions: dict[str, dict], summary: dict) ->
     lines = ["", f"{model} through each recording condition (mean ± sd over folds"
              + (f"; {HELD_OUT}: all {summary['held_out_speakers']} speakers of {held}, never trained on" if held
                 else "") + ")", "",
-             "| condition | balanced acc | per fold seed | kept of clean | off-by-one | ECE | largest answer share "
+             "| condition | balanced acc | per fold seed | kept of clean | off-by-one | ECE per fold / folds pooled "
+             "| largest answer share "
              f"|{' flagged by the channel check |' if checked else ''}",
              "|---|---|---|---|---|---|---|" + ("---|" if checked else "")]
     for c in [c for c in [*summary["conditions"], HELD_OUT] if c in conditions]:  # JSON keeps keys sorted
@@ -315,12 +328,13 @@ def format_conditions(model: str, conditions: dict[str, dict], summary: dict) ->
         lines.append(f"| {name} | {e['balanced_accuracy_mean']:.3f} ± {e['balanced_accuracy_std']:.3f} | "
                      f"{' / '.join(f'{x:.3f}' for x in e['balanced_accuracy_per_seed'])} | "
                      f"{e['kept_of_clean']:.0%} | {e['off_by_one_accuracy_mean']:.3f} ± "
-                     f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} | "
+                     f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} / {e['ece_pooled_mean']:.3f} | "
                      f"{e['largest_answer_share_mean']:.2f} |" + (f" {e['unusual_channel_share_mean']:.0%} |"
                                                                    if checked else ""))
     m = protocol_mean(conditions)
     channels = len([c for c in conditions if c not in (CLEAN, HELD_OUT)])
     lines.append(f"| **mean over clean and the {channels} channels** | "
-                 f"**{m['balanced_accuracy']:.3f}** | | | {m['off_by_one_accuracy']:.3f} | {m['ece']:.3f} | "
+                 f"**{m['balanced_accuracy']:.3f}** | | | {m['off_by_one_accuracy']:.3f} | {m['ece']:.3f} / "
+                 f"{m['ece_pooled']:.3f} | "
                  f"{m['largest_answer_share']:.2f} |" + (" |" if checked else ""))
     return lines

@@ -64,7 +64,7 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
 def evaluate_conditions(artifact: ModelArtifact, work_dir: Path, rows: list[Row], conditions: list[str],
                         pool: list[Row]) -> dict[str, dict]:
     """The robustness protocol on one model: `rows` scored through each condition (`evaluation.conditions`)."""
-    return {c: compact(evaluate_rows(artifact, work_dir, rows, channel=parse_channel(c), pool=pool))
+    return {c: compact(evaluate_rows(artifact, work_dir, rows, with_probs=True, channel=parse_channel(c), pool=pool))
             for c in conditions}
 
 

@@ -34,9 +34,15 @@ def reliability(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | Non
     calibration error: the mean gap between the two, weighted like the training loss (pass `sample_weights`,
     so that one speaker with 193 clips does not decide it); unweighted without weights."""
     probs, labels = np.asarray(probs), np.asarray(labels)
-    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
-    confidence = probs.max(1)
-    correct = (probs.argmax(1) == labels).astype(float)
+    return confidence_reliability(probs.max(1), probs.argmax(1) == labels, weights, bins)
+
+
+def confidence_reliability(confidence: np.ndarray, correct: np.ndarray, weights: np.ndarray | None = None,
+                           bins: int = 10) -> dict:
+    """`reliability` from each answer's top probability and whether it was right (what a fold keeps of each
+    condition, so that folds can be pooled)."""
+    confidence, correct = np.asarray(confidence, dtype=float), np.asarray(correct, dtype=float)
+    w = np.ones(len(correct)) if weights is None else np.asarray(weights, dtype=float)
     which = np.minimum((confidence * bins).astype(int), bins - 1)
     mass = np.bincount(which, w, bins)
     mean_conf = np.bincount(which, w * confidence, bins) / np.maximum(mass, 1e-12)
