@@ -84,6 +84,17 @@ def test_a_phone_line_is_narrowband_and_a_hot_microphone_clipped(predictor, voic
     assert "clipped" in hot.unreliable_reasons and hot.quality.clipped_fraction > 0.01
 
 
+def test_the_cli_says_when_a_guess_is_unreliable(voice, tmp_path, capsys):
+    import soundfile as sf
+
+    from voxage.cli import main
+
+    sf.write(tmp_path / "noisy.wav", parse_channel("noise:snr_db=0")(voice, RATE), RATE)
+    assert main(["predict", str(tmp_path / "noisy.wav")]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if "unreliable" in x]
+    assert line and "noisy" in line[0] and "do not act on this guess" in line[0]
+
+
 def test_too_little_speech_is_unreliable(predictor, voice):
     short = np.concatenate([voice[: int(0.9 * RATE)], np.zeros(RATE, np.float32)])  # 0.6 s of voice in 1.9 s
     pred = predictor.predict(short, sample_rate=RATE)

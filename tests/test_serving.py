@@ -226,3 +226,17 @@ def test_page_says_a_noisy_recording_gives_an_unreliable_guess(bundled_server, t
     with _page_after_upload(bundled_server, noisy, output_dir / "browser-unreliable.png") as page:
         assert page.is_visible("#unreliable")
         assert page.inner_text("#unreliable") == "Noisy recording: this guess is unreliable."
+
+
+def test_page_says_a_reverberant_room_gives_an_unreliable_guess(bundled_server, shared_cv, tmp_path, output_dir):
+    """No measured quality catches a room; the model's own channel check does, and the page says so."""
+    from voxage.audio import load_audio
+    from voxage.audio.channels import parse_channel
+
+    clip = sorted((shared_cv / "clips").glob("*.mp3"))[0]
+    room = tmp_path / "room.wav"
+    sf.write(room, parse_channel("room:rt60_s=0.9")(load_audio(clip, 16000), 16000), 16000)
+    with _page_after_upload(bundled_server, room, output_dir / "browser-unusual-channel.png") as page:
+        assert page.is_visible("#unreliable")
+        assert page.inner_text("#unreliable") == ("A room, noise or microphone unlike the voices it learnt from: "
+                                                  "this guess is unreliable.")

@@ -82,6 +82,8 @@ def _print_prediction(path: str, pred) -> None:
         print(f"  {c:<10}{p:6.1%}  {'#' * round(p * 40)}")
     if pred.gender:
         print(f"  voice: {pred.gender} ({pred.gender_probabilities[pred.gender]:.0%})")
+    if not pred.reliable:
+        print(f"  unreliable ({', '.join(pred.unreliable_reasons)}): do not act on this guess")
 
 
 def cmd_predict(a) -> int:
