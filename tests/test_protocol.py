@@ -180,9 +180,9 @@ def test_training_reads_cached_channel_copies_of_train_and_val_clips(two_corpora
     extra = torch.load(run / "model.pth", weights_only=True)["extra"]
     assert extra["train_clips"] == 3 * sum(r.split == "train" for r in rows)  # each clip and its two copies
     assert json.loads((run / "train_config.json").read_text())["train"]["channel_copies"] == 2
-    # the copies also teach the channel check, calibrated apart from the clips it passes
-    assert torch.load(run / "model.pth", weights_only=True)["kwargs"]["channel_check"] is True
-    assert 0 < extra["val_unusual_channel_share"] < 1 and extra["channel_temperature"] > 0
+    # the copies also teach the familiarity check, calibrated apart from the clips it passes
+    assert torch.load(run / "model.pth", weights_only=True)["kwargs"]["familiarity_check"] is True
+    assert 0 < extra["val_unfamiliar_share"] < 1 and extra["unfamiliar_temperature"] > 0
 
 
 @pytest.fixture(scope="module")
@@ -194,17 +194,17 @@ def checked_run(two_corpora, tmp_path_factory) -> Path:
     return run
 
 
-def test_the_channel_check_flags_the_phone_line_and_rooms_more_than_clean_speech(checked_run, capsys):
+def test_the_familiarity_check_flags_the_phone_line_and_rooms_more_than_clean_speech(checked_run, capsys):
     assert main(["evaluate", str(checked_run), "--conditions", "phone:codec=mulaw", "room:rt60_s=0.9",
                  "--quiet"]) == 0
-    assert "flagged" in capsys.readouterr().out
-    shares = {c: r["unusual_channel_share"] for c, r in
+    assert "unfamiliar" in capsys.readouterr().out
+    shares = {c: r["unfamiliar_share"] for c, r in
               json.loads((checked_run / "report.json").read_text())["conditions"].items()}
     assert shares["clean"] <= 0.35
     assert shares["phone:codec=mulaw"] >= shares["clean"] + 0.3 and shares["room:rt60_s=0.9"] > shares["clean"]
 
 
-def test_a_flagged_recording_is_unreliable_and_gets_the_channel_temperature(checked_run, tmp_path):
+def test_a_flagged_recording_is_unreliable_and_gets_the_unfamiliar_temperature(checked_run, tmp_path):
     import soundfile as sf
     import torch
 
@@ -217,10 +217,10 @@ def test_a_flagged_recording_is_unreliable_and_gets_the_channel_temperature(chec
     for flagged in (True, False):  # the check's answer forced; each way the answer is heard at temperature 3
         art = ModelArtifact.load(checked_run / "model.pth")
         art.state_dict["channel_bias"] = torch.tensor([1e6 if flagged else -1e6])
-        art.extra.update(temperature=1.0 if flagged else 3.0, channel_temperature=3.0 if flagged else 1.0)
+        art.extra.update(temperature=1.0 if flagged else 3.0, unfamiliar_temperature=3.0 if flagged else 1.0)
         art.save(tmp_path / f"{flagged}.pth")
         predictions[flagged] = Predictor(tmp_path / f"{flagged}.pth").predict(tmp_path / "voice.wav")
-    assert "unusual_channel" in predictions[True].unreliable_reasons and not predictions[True].reliable
-    assert "unusual_channel" not in predictions[False].unreliable_reasons
+    assert "unfamiliar_recording" in predictions[True].unreliable_reasons and not predictions[True].reliable
+    assert "unfamiliar_recording" not in predictions[False].unreliable_reasons
     assert predictions[True].probabilities == pytest.approx(predictions[False].probabilities, abs=1e-9)
-    assert predictions[True].to_dict()["unreliable_reasons"][-1] == "unusual_channel"
+    assert predictions[True].to_dict()["unreliable_reasons"][-1] == "unfamiliar_recording"

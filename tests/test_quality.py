@@ -31,7 +31,7 @@ def predictor():
     return voxage.Predictor()
 
 
-CHECK = "unusual_channel"  # the model's own channel check: a generated voice sounds unlike real speech to it
+CHECK = "unfamiliar_recording"  # the model's familiarity check: a generated voice is unlike real speech to it
 
 
 def test_a_clean_voice_is_measured_with_no_quality_reason(predictor, voice):

@@ -220,7 +220,8 @@ def test_page_says_a_noisy_recording_gives_an_unreliable_guess(bundled_server, t
     from voxage.data.synthetic import synth_voice
 
     pause = np.zeros(4800, np.float32)
-    voice = np.concatenate([pause, synth_voice(np.random.default_rng(0), 3, "male", 3.0, 16000).astype(np.float32), pause])
+    voice = synth_voice(np.random.default_rng(0), 3, "male", 3.0, 16000).astype(np.float32)
+    voice = np.concatenate([pause, voice, pause])
     noisy = tmp_path / "noisy.wav"
     sf.write(noisy, parse_channel("noise:snr_db=0")(voice, 16000), 16000)
     with _page_after_upload(bundled_server, noisy, output_dir / "browser-unreliable.png") as page:
@@ -229,14 +230,14 @@ def test_page_says_a_noisy_recording_gives_an_unreliable_guess(bundled_server, t
 
 
 def test_page_says_a_reverberant_room_gives_an_unreliable_guess(bundled_server, shared_cv, tmp_path, output_dir):
-    """No measured quality catches a room; the model's own channel check does, and the page says so."""
+    """No measured quality catches a room; the model's own familiarity check does, and the page says so."""
     from voxage.audio import load_audio
     from voxage.audio.channels import parse_channel
 
     clip = sorted((shared_cv / "clips").glob("*.mp3"))[0]
     room = tmp_path / "room.wav"
     sf.write(room, parse_channel("room:rt60_s=0.9")(load_audio(clip, 16000), 16000), 16000)
-    with _page_after_upload(bundled_server, room, output_dir / "browser-unusual-channel.png") as page:
+    with _page_after_upload(bundled_server, room, output_dir / "browser-unfamiliar.png") as page:
         assert page.is_visible("#unreliable")
-        assert page.inner_text("#unreliable") == ("A room, noise or microphone unlike the voices it learnt from: "
-                                                  "this guess is unreliable.")
+        assert page.inner_text("#unreliable") == ("A recording unlike the voices it learnt from (a room, noise, a line "
+                                                  "or a studio): this guess is unreliable.")

@@ -28,7 +28,7 @@ class Channel:
     version: ClassVar[int] = 1  # bump when the simulation changes: features computed through it are kept per tag
     mixes_voices: ClassVar[bool] = False  # True: reads other speakers' clips (`others`)
     # False where the protocol measured the voice coming through as clean (MP3, GSM and a quiet microphone keep
-    # >= 95% of the clean score): the channel check learns to flag the rest (`EmbedHead.fit_channel_check`)
+    # >= 95% of the clean score): the familiarity check learns to flag the rest (`EmbedHead.fit_familiarity_check`)
     degrades: ClassVar[bool] = True
 
     def apply(self, wave: np.ndarray, rate: int, rng: np.random.Generator, others: Sequence[np.ndarray]) -> np.ndarray:

@@ -24,7 +24,7 @@ STANDARD = (  # written as `resolve_conditions` writes them
 )
 # What each condition's score keeps of a fold's report.
 CONDITION_KEYS = ("balanced_accuracy", "off_by_one_accuracy", "speaker_balanced_accuracy", "macro_f1", "ece",
-                  "largest_answer_share", "unusual_channel_share")  # the last: models with a channel check
+                  "largest_answer_share", "unfamiliar_share")  # the last: models with a familiarity check
 
 
 def resolve_conditions(specs: Sequence[str]) -> list[str]:

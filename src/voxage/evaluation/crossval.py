@@ -315,13 +315,13 @@ def format_table(summary: dict) -> str:
 
 def format_conditions(model: str, conditions: dict[str, dict], summary: dict) -> list[str]:
     held = summary.get("held_out_corpus")
-    checked = all("unusual_channel_share_mean" in e for e in conditions.values())
+    checked = all("unfamiliar_share_mean" in e for e in conditions.values())
     lines = ["", f"{model} through each recording condition (mean ± sd over folds"
              + (f"; {HELD_OUT}: all {summary['held_out_speakers']} speakers of {held}, never trained on" if held
                 else "") + ")", "",
              "| condition | balanced acc | per fold seed | kept of clean | off-by-one | ECE per fold / folds pooled "
              "| largest answer share "
-             f"|{' flagged by the channel check |' if checked else ''}",
+             f"|{' answered unfamiliar |' if checked else ''}",
              "|---|---|---|---|---|---|---|" + ("---|" if checked else "")]
     for c in [c for c in [*summary["conditions"], HELD_OUT] if c in conditions]:  # JSON keeps keys sorted
         e, name = conditions[c], f"{HELD_OUT} ({held})" if c == HELD_OUT else c
@@ -329,7 +329,7 @@ def format_conditions(model: str, conditions: dict[str, dict], summary: dict) ->
                      f"{' / '.join(f'{x:.3f}' for x in e['balanced_accuracy_per_seed'])} | "
                      f"{e['kept_of_clean']:.0%} | {e['off_by_one_accuracy_mean']:.3f} ± "
                      f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} / {e['ece_pooled_mean']:.3f} | "
-                     f"{e['largest_answer_share_mean']:.2f} |" + (f" {e['unusual_channel_share_mean']:.0%} |"
+                     f"{e['largest_answer_share_mean']:.2f} |" + (f" {e['unfamiliar_share_mean']:.0%} |"
                                                                    if checked else ""))
     m = protocol_mean(conditions)
     channels = len([c for c in conditions if c not in (CLEAN, HELD_OUT)])

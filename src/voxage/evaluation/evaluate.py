@@ -36,13 +36,13 @@ def evaluate_rows(artifact: ModelArtifact, work_dir: Path, rows: list[Row], with
     model = artifact.build()
     dataset = CachedClips(aligned_store(store, model, rows), rows)
     out = model_outputs(model, dataset)
-    probs, gender_probs, unusual = artifact.probabilities(out)
+    probs, gender_probs, unfamiliar = artifact.probabilities(out)
     raw = artifact.probabilities(out, temperature=1.0).age
     labels, weights = dataset.labels.numpy(), sample_weights(rows, "speaker")
     report = summarize(labels, probs.argmax(1), probs)
     report["speakers"] = len({r.speaker for r in rows})
-    if unusual is not None:  # how often the channel check answers reliable: false
-        report["unusual_channel_share"] = float(unusual.mean())
+    if unfamiliar is not None:  # how often the familiarity check answers reliable: false
+        report["unfamiliar_share"] = float(unfamiliar.mean())
     add_speaker_weighted(report, labels, probs, [r.speaker for r in rows])
     # Weighted like the loss (each speaker once, each group equal): one prolific speaker does not decide it.
     report["reliability"] = {"before temperature": reliability(raw, labels, weights),
@@ -113,11 +113,11 @@ def format_report(report: dict) -> str:
         lines.append(f"  gender balanced accuracy {report['gender']['balanced_accuracy']:.3f} "
                      f"({report['gender']['n']} clips with a gender label)")
     if "conditions" in report:
-        checked = "unusual_channel_share" in report  # the share the channel check answers reliable: false
+        checked = "unfamiliar_share" in report  # the share the familiarity check answers reliable: false
         lines += ["", f"  {'condition':<30}{'bal acc':>8}{'off-by-1':>9}{'ECE':>7}{'top share':>10}"
-                  + (f"{'flagged':>9}" if checked else "")]
+                  + (f"{'unfamiliar':>11}" if checked else "")]
         for c, r in report["conditions"].items():
             lines.append(f"  {c:<30}{r['balanced_accuracy']:>8.3f}{r['off_by_one_accuracy']:>9.3f}{r['ece']:>7.3f}"
                          f"{r['largest_answer_share']:>10.2f}"
-                         + (f"{r['unusual_channel_share']:>9.0%}" if checked else ""))
+                         + (f"{r['unfamiliar_share']:>11.0%}" if checked else ""))
     return "\n".join(lines)

@@ -22,8 +22,9 @@ class Prediction:
             estimated SNR, clipped share, bandwidth), or None.
         reliable: False when the recording lies outside what the model was trained and validated on; the
             probabilities are still its best guess, but do not act on them.
-        unreliable_reasons: why not: little_speech, noisy, clipped, narrowband (a phone line), unusual_channel
-            (the model's own check hears a room, noise, a phone line or a studio unlike its training speech).
+        unreliable_reasons: why not: little_speech, noisy, clipped, narrowband (a phone line),
+            unfamiliar_recording (the model's own check: a room, noise, a line or a studio unlike its training
+            speech).
     """
 
     age_group: str

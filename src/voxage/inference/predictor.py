@@ -138,7 +138,7 @@ class Predictor:
             >>> pred.duration_s, round(sum(pred.probabilities.values()), 6)
             (4.0, 1.0)
         """
-        waves, ages, genders, unusual, problem = [], [], [], [], None
+        waves, ages, genders, unfamiliar, problem = [], [], [], [], None
         for source in sources:
             try:
                 wave = self.wave_of(source)
@@ -150,14 +150,14 @@ class Predictor:
             waves.append(wave)
             ages.append(age)
             genders.append(gender)
-            unusual.append(odd)
+            unfamiliar.append(odd)
         if not waves:
             raise problem or AudioError("empty", "no recordings given")
         joined = np.concatenate(waves)
         return self.answer(joined, len(joined) / self.sample_rate, geometric_mean(ages),
                            geometric_mean(genders) if genders[0] is not None else None,
                            # flagged when most of the recordings are
-                           np.array([np.mean(unusual) > 0.5]) if unusual[0] is not None else None)
+                           np.array([np.mean(unfamiliar) > 0.5]) if unfamiliar[0] is not None else None)
 
     def predict_many(self, sources: Iterable[Source], workers: int = 1) -> list[FileResult]:
         """Judge many recordings; one result per source, in order, a bad one never stopping the rest.
@@ -193,7 +193,7 @@ class Predictor:
         return self.frontend.inputs(wave, self.cfg)
 
     def probabilities(self, *inputs: np.ndarray) -> Outputs:
-        """Age probabilities (1, 6), gender probabilities (1, 2) or None, the channel check's flag (1,) or None."""
+        """Age probabilities (1, 6), gender probabilities (1, 2) or None, the familiarity check's flag (1,) or None."""
         return self.artifact.probabilities(self.model(*inputs))
 
     def predict_wave(self, wave: np.ndarray) -> Prediction:
@@ -202,13 +202,13 @@ class Predictor:
         return self.answer(wave, duration, *self.probabilities(*self.model_inputs(wave)))
 
     def answer(self, wave: np.ndarray, duration: float, age: np.ndarray, gender: np.ndarray | None,
-               unusual_channel: np.ndarray | None = None) -> Prediction:
+               unfamiliar: np.ndarray | None = None) -> Prediction:
         """The Prediction for what the model said of `wave` (`Outputs` of one row), with its quality."""
         probs = {c: float(v) for c, v in zip(self.classes, age[0])}
         sexes = self.artifact.genders
         quality = measure_quality(wave, self.sample_rate)
         reasons = self.reliability.reasons(quality) + (
-            ("unusual_channel",) if unusual_channel is not None and unusual_channel[0] else ())
+            ("unfamiliar_recording",) if unfamiliar is not None and unfamiliar[0] else ())
         return Prediction(self.classes[int(age[0].argmax())], probs, duration,
                           sexes[int(gender[0].argmax())] if gender is not None else None,
                           {g: float(v) for g, v in zip(sexes, gender[0])} if gender is not None else None,

@@ -25,11 +25,11 @@ METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header
 
 class Outputs(NamedTuple):
     """What a model says of a batch: age probabilities (batch, 6), gender probabilities (batch, 2) or None, and
-    for a model with a channel check (batch,) bools, True where the recording sounds unlike its training speech."""
+    for a model with a familiarity check (batch,) bools, True where the recording is unlike its training speech."""
 
     age: np.ndarray
     gender: np.ndarray | None
-    unusual_channel: np.ndarray | None
+    unfamiliar: np.ndarray | None
 
 
 def head_path(model: Path) -> Path:
@@ -67,18 +67,18 @@ class ModelArtifact:
 
     def probabilities(self, out, temperature: float | None = None) -> Outputs:
         """Model output (batch, width), numpy or torch -> what it says (`Outputs`). Calibrated with the stored
-        temperatures unless one is given for every row (1.0: as the network says): a recording the channel check
-        flags has a temperature of its own, fitted on the validation clips it flags."""
-        scores, gender, channel = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal, len(self.genders))
-        unusual = channel[:, 0] > 0 if channel.shape[1] else None
+        temperatures unless one is given for every row (1.0: as the network says): a recording the familiarity
+        check flags has a temperature of its own, fitted on the validation clips it flags."""
+        scores, gender, check = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal, len(self.genders))
+        unfamiliar = check[:, 0] > 0 if check.shape[1] else None
         if temperature is None:
             t = np.full((len(scores), 1), self.extra.get("temperature", 1.0))
-            if unusual is not None:
-                t[unusual] = self.extra.get("channel_temperature", self.extra.get("temperature", 1.0))
+            if unfamiliar is not None:
+                t[unfamiliar] = self.extra.get("unfamiliar_temperature", self.extra.get("temperature", 1.0))
         else:
             t = temperature
         return Outputs(age_probabilities(scores, self.ordinal, t), softmax(gender) if gender.shape[1] else None,
-                       unusual)
+                       unfamiliar)
 
     def header(self) -> dict:
         """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""

@@ -17,7 +17,7 @@ from voxage.features.voice_embedding import EMBED_DIM, PROSODY_NAMES, SPEAKER_DI
 from voxage.labels import GENDERS
 from voxage.models.outputs import age_width
 
-CHANNEL_CHECK_C = 0.01  # the channel check's inverse L2 strength on standardised vectors (the probe's, untuned)
+CHANNEL_SCORE_C = 0.01  # the channel score's inverse L2 strength on standardised vectors (untuned)
 
 
 class EmbedHead(nn.Module):
@@ -32,7 +32,7 @@ class EmbedHead(nn.Module):
     # heard (README, what was tried); no dropout, since L2 regularises it.
     def __init__(self, in_dim: int = EMBED_DIM, hidden: int = 0, num_classes: int = 6, dropout: float = 0.0,
                  genders: int = len(GENDERS), ordinal: bool = True, frames_scale: float = 0.5,
-                 languages: list[str] | None = None, threshold_smoothing: float = 1.0, channel_check: bool = False):
+                 languages: list[str] | None = None, threshold_smoothing: float = 1.0, familiarity_check: bool = False):
         super().__init__()
         self.ordinal = ordinal
         # Feature scaling learned from the training split and saved with the weights.
@@ -64,12 +64,13 @@ class EmbedHead(nn.Module):
         # genders > 0: a second linear output on the same vector; its logits follow the age scores.
         self.gender = nn.Sequential(nn.Dropout(dropout), nn.Linear(in_dim, genders)) if genders else None
         self.genders = genders
-        # channel_check: one more output after those, a linear score on the vector itself, above 0 where the
-        # recording sounds unlike clean training speech (`fit_channel_check`); fitted, never trained by gradient.
-        self.channel_check = channel_check
-        if channel_check:
-            self.register_buffer("channel_weight", torch.zeros(in_dim))
-            self.register_buffer("channel_bias", torch.zeros(1))
+        # familiarity_check: one more output after those, above 0 where the recording is unlike the clean training
+        # speech (`fit_familiarity_check`); fitted, never trained by gradient.
+        self.familiarity_check = familiarity_check
+        if familiarity_check:
+            for name, size in (("channel_weight", in_dim), ("channel_bias", 1), ("novelty_mean", in_dim),
+                               ("novelty_scale", in_dim), ("novelty_bias", 1)):
+                self.register_buffer(name, torch.zeros(size))
 
     def fit_normalization(self, x: torch.Tensor) -> None:
         self.mean.copy_(x.mean(0))
@@ -122,32 +123,50 @@ class EmbedHead(nn.Module):
         w = self.net[-1].weight
         return self.threshold_smoothing * (w[1:] - w[:-1]).pow(2).sum()
 
-    def fit_channel_check(self, x: np.ndarray, degraded: np.ndarray, weights: np.ndarray, clean: np.ndarray,
-                          flag_rate: float) -> None:
-        """The speaker encoder hears the channel as well as the voice, so its vector tells a room, noise, a phone
-        line or a clipping microphone from clean speech: a logistic regression on x (training clips and their
-        channel copies, `degraded` where the copy's channel costs the model, `voxage.audio.channels`), its
-        threshold set so that `flag_rate` of `clean` (clean clips of the validation speakers) score above it.
-        Probed on the voxage 0.6 folds (`scripts/experiments/channel_probe.py`): 5% of clean test clips flagged,
-        62-98% through the protocol's rooms, 74% through babble, 98% through a phone line, 5% through MP3 and GSM,
-        65% of CREMA-D's studio clips, which the model also gets wrong (docs/robustness.md)."""
+    def fit_familiarity_check(self, x: np.ndarray, degraded: np.ndarray, weights: np.ndarray, clean: np.ndarray,
+                              flag_rate: float) -> None:
+        """Two scores on x (the training clips and their channel copies), joined by their maximum and thresholded so
+        that `flag_rate` of `clean` (the validation speakers' clean clips) score above 0:
+        - a channel score: the speaker encoder hears the channel as well as the voice, so a logistic regression on
+          the vector tells the copies whose channel costs the model (`degraded`: a phone line, noise, a room, a
+          clipping microphone; `voxage.audio.channels`) from clean clips;
+        - a novelty score: the mean squared z-score of the vector against the clean training clips, high for
+          voices recorded and spoken unlike any of them (CREMA-D's acted studio speech).
+        Each is put in units of its spread on `clean` before the maximum. `voxage crossval`: docs/robustness.md."""
         from sklearn.linear_model import LogisticRegression
 
-        mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64) + 1e-4
         w = np.asarray(weights, dtype=np.float64)
+        mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64) + 1e-4
         standard = (x - mean.astype(np.float32)) / std.astype(np.float32)  # one float32 copy of x
-        probe = LogisticRegression(C=CHANNEL_CHECK_C, max_iter=2000).fit(standard, degraded, sample_weight=w / w.mean())
-        weight = probe.coef_[0] / std  # on x itself, so the score needs no scaling of its own
-        bias = float(probe.intercept_[0] - mean @ weight)
-        threshold = float(np.quantile(np.asarray(clean, dtype=np.float64) @ weight + bias, 1 - flag_rate))
-        self.channel_weight.copy_(torch.from_numpy(weight).float())
-        self.channel_bias.fill_(bias - threshold)
+        probe = LogisticRegression(C=CHANNEL_SCORE_C, max_iter=2000).fit(standard, degraded,
+                                                                         sample_weight=w / w.mean())
+        channel_w = probe.coef_[0] / std  # on x itself, so the score needs no scaling of its own
+        channel_b = float(probe.intercept_[0] - mean @ channel_w)
+        dry = x[~np.asarray(degraded)]
+        novelty_mean, novelty_std = dry.mean(0, dtype=np.float64), dry.std(0, dtype=np.float64) + 1e-4
+        clean = np.asarray(clean, dtype=np.float64)
+        raw = {"channel": clean @ channel_w + channel_b,
+               "novelty": np.mean(((clean - novelty_mean) / novelty_std) ** 2, axis=1)}
+        # each score minus its (1 - flag_rate) quantile on clean, over its interquartile range there
+        centre = {k: np.quantile(v, 1 - flag_rate) for k, v in raw.items()}
+        spread = {k: max(float(np.subtract(*np.quantile(v, [0.75, 0.25]))), 1e-6) for k, v in raw.items()}
+        joined = np.maximum(*((raw[k] - centre[k]) / spread[k] for k in ("channel", "novelty")))
+        threshold = float(np.quantile(joined, 1 - flag_rate))
+        self.channel_weight.copy_(torch.from_numpy(channel_w / spread["channel"]).float())
+        self.channel_bias.fill_((channel_b - centre["channel"]) / spread["channel"] - threshold)
+        self.novelty_mean.copy_(torch.from_numpy(novelty_mean).float())
+        # mean(((x - m) / sd)^2) / spread == sum(((x - m) * scale)^2) with scale = 1 / (sd * sqrt(dim * spread))
+        self.novelty_scale.copy_(torch.from_numpy(1 / (novelty_std * np.sqrt(len(novelty_std) * spread["novelty"])))
+                                 .float())
+        self.novelty_bias.fill_(-centre["novelty"] / spread["novelty"] - threshold)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.mean) / self.std * self.scale
         out = self.net(z) if self.gender is None else torch.cat([self.net(z), self.gender(z)], dim=1)
-        if self.channel_check:
-            out = torch.cat([out, (x @ self.channel_weight + self.channel_bias)[:, None]], dim=1)
+        if self.familiarity_check:
+            channel = x @ self.channel_weight + self.channel_bias
+            novelty = ((x - self.novelty_mean) * self.novelty_scale).pow(2).sum(1) + self.novelty_bias
+            out = torch.cat([out, torch.maximum(channel, novelty)[:, None]], dim=1)
         return out
 
 

@@ -1,6 +1,6 @@
 """What a model's output row means: age scores first (six class logits, or five cumulative logits for an
-ordinal head), then gender logits where the model has a gender output, then the channel check's score where it
-has one (above 0: the recording sounds unlike the speech it was trained on).
+ordinal head), then gender logits where the model has a gender output, then the familiarity check's score where
+it has one (above 0: the recording is unlike the speech it was trained on).
 
 One place, in numpy, turns them into probabilities, so training, evaluation, calibration, the Predictor and
 ONNX files agree, and prediction needs no torch.
@@ -18,7 +18,7 @@ def age_width(ordinal: bool, classes: int = len(AGE_GROUPS)) -> int:
 
 
 def split_outputs(out, ordinal: bool, genders: int):
-    """(batch, width) -> (age scores, gender logits (batch, 0 or `genders`), channel scores (batch, 0 or 1));
+    """(batch, width) -> (age scores, gender logits (batch, 0 or `genders`), familiarity scores (batch, 0 or 1));
     numpy arrays or torch tensors."""
     n = age_width(ordinal)
     return out[:, :n], out[:, n : n + genders], out[:, n + genders :]

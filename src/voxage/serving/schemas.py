@@ -23,8 +23,8 @@ class Quality(BaseModel):
     bandwidth_hz: float = Field(ge=0, description="highest frequency the speech reaches (a phone line: 3,700-3,800 Hz)")
 
 
-# unusual_channel: the model's channel check hears a room, noise, a phone line or a studio unlike its training speech
-UnreliableReason = Literal["little_speech", "noisy", "clipped", "narrowband", "unusual_channel"]
+# unfamiliar_recording: the model's familiarity check: a room, noise, a line or a studio unlike its training speech
+UnreliableReason = Literal["little_speech", "noisy", "clipped", "narrowband", "unfamiliar_recording"]
 
 
 class Prediction(BaseModel):

@@ -43,10 +43,10 @@ class TrainConfig:
     channel_copies: int = field(default=0, metadata={
         "help": "also train (and calibrate) on N copies of every training and validation clip, each heard through "
                 "a random simulated channel: phone line, noise, room, gain or codec (cached, seeded per clip)"})
-    unusual_channel_rate: float = field(default=0.05, metadata={
-        "help": "with channel copies, an embed model also learns to flag recordings unlike clean training speech "
+    unfamiliar_rate: float = field(default=0.05, metadata={
+        "help": "with channel copies, an embed model also learns to tell recordings unlike its clean training speech "
                 "(answered reliable: false, with a temperature of their own); this share of the validation "
-                "speakers' clean clips is flagged"})
+                "speakers' clean clips is told so"})
     seed: int = 0
     num_workers: int = field(default=0, metadata={"help": "DataLoader worker processes"})
     accelerator: str = "auto"
@@ -69,8 +69,8 @@ class TrainConfig:
             raise ConfigError("need lr > 0 and weight_decay >= 0")
         if (self.patience is not None and self.patience < 0) or self.num_workers < 0 or self.channel_copies < 0:
             raise ConfigError("patience, num_workers and channel_copies cannot be negative")
-        if not 0 < self.unusual_channel_rate < 1:
-            raise ConfigError(f"unusual_channel_rate must lie between 0 and 1, got {self.unusual_channel_rate}")
+        if not 0 < self.unfamiliar_rate < 1:
+            raise ConfigError(f"unfamiliar_rate must lie between 0 and 1, got {self.unfamiliar_rate}")
 
     def resolved(self) -> "TrainConfig":
         """This config with the model's defaults filled in where nothing was chosen."""

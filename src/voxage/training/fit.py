@@ -82,14 +82,14 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         store = with_copies(store, work_dir, cache, kind, heard, cfg.channel_copies, rows, cfg.progress)
         splits = {**splits, **{s: splits[s] + copy_rows(splits[s], cfg.channel_copies) for s in ("train", "val")}}
     kwargs = model_kwargs(cfg.model, cache.cfg)
-    if cfg.channel_copies and hasattr(MODELS[cfg.model], "fit_channel_check"):
-        kwargs["channel_check"] = True  # it learns what the copies' channels do to the vector
+    if cfg.channel_copies and hasattr(MODELS[cfg.model], "fit_familiarity_check"):
+        kwargs["familiarity_check"] = True  # it learns what the copies' channels do to the vector
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
         # reference language first: the one with the most clips the model (re)fits on
         kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"] + splits["val"])
                                .most_common()]
     model = build_model(cfg.model, **kwargs)
-    inputs = fit_input_statistics(model, store, splits, cfg, channel_check=kwargs.get("channel_check", False))
+    inputs = fit_input_statistics(model, store, splits, cfg, kwargs.get("familiarity_check", False))
     dm = AgeDataModule(inputs, splits, cfg.batch_size, cfg.num_workers, cfg.weighting)
     if cfg.optimizer == "lbfgs":  # full batch: LBFGS needs the same loss at every evaluation
         dm.batch_size = max(1, len(dm.splits["train"]))
@@ -131,9 +131,10 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     return run_dir / "model.pth"
 
 
-def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainConfig, channel_check: bool = False):
+def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainConfig,
+                         familiarity_check: bool = False):
     """Fit what the model learns from its training clips' inputs rather than by gradient (language shifts,
-    feature scaling, with `channel_check` the channel check: once, as its threshold needs validation speakers);
+    feature scaling; with `familiarity_check`, that check: once, as its threshold needs validation speakers);
     returns the store as the model must see every split."""
     if not (getattr(model, "languages", None) or hasattr(model, "fit_normalization")):
         return store  # nothing to fit: a mel or wave model's inputs are not read into memory at once
@@ -145,12 +146,12 @@ def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainC
         store = aligned_store(store, model, [r for rows in splits.values() for r in rows])
         for i, r in enumerate(train):
             x[i] += store.shifts[r.key]
-    if channel_check:
+    if familiarity_check:
         heard = [heard_through(r.key) for r in train]
         clean_val = [r for r in splits["val"] if heard_through(r.key) is None]
-        model.fit_channel_check(x, np.array([c is not None and c.degrades for c in heard]),
+        model.fit_familiarity_check(x, np.array([c is not None and c.degrades for c in heard]),
                                 sample_weights(train, cfg.weighting), read_all(store, clean_val),
-                                cfg.unusual_channel_rate)
+                                cfg.unfamiliar_rate)
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.from_numpy(x))
     return store
@@ -174,20 +175,21 @@ def refit(module: AgeClassifier, state: dict, store, splits: dict[str, list[Row]
 
 def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
     """Temperature fitted on the validation speakers (same loss weights as training), ECE before and after; with
-    a channel check, one temperature for the clips it passes and one for those it flags (clean or copies)."""
+    a familiarity check, one temperature for the clips it passes and one for those it flags (clean or copies)."""
     with torch.no_grad():
         out = artifact.build()(torch.stack([val[i][0] for i in range(len(val))]))
     labels, weights = val.labels.numpy(), val.weights.numpy()
-    scores, _, channel = split_outputs(out.numpy(), artifact.ordinal, len(artifact.genders))
-    flagged = channel[:, 0] > 0 if channel.shape[1] else np.zeros(len(labels), dtype=bool)
+    scores = split_outputs(out.numpy(), artifact.ordinal, len(artifact.genders))[0]
+    unfamiliar = artifact.probabilities(out).unfamiliar
+    flagged = unfamiliar if unfamiliar is not None else np.zeros(len(labels), dtype=bool)
     found: dict = {}
-    for name, rows in (("temperature", ~flagged), ("channel_temperature", flagged)):
+    for name, rows in (("temperature", ~flagged), ("unfamiliar_temperature", flagged)):
         if rows.sum() >= MIN_CALIBRATION_CLIPS:
             found[name] = fit_temperature(scores[rows], labels[rows], weights[rows], artifact.ordinal)
     found.setdefault("temperature", fit_temperature(scores, labels, weights, artifact.ordinal))
-    if channel.shape[1]:
-        found.setdefault("channel_temperature", found["temperature"])
-        found["val_unusual_channel_share"] = float(flagged.mean())
+    if unfamiliar is not None:
+        found.setdefault("unfamiliar_temperature", found["temperature"])
+        found["val_unfamiliar_share"] = float(flagged.mean())
     before = reliability(artifact.probabilities(out, temperature=1.0).age, labels, weights)["ece"]
     after = reliability(replace(artifact, extra={**artifact.extra, **found}).probabilities(out).age, labels,
                         weights)["ece"]
