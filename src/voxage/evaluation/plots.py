@@ -119,7 +119,8 @@ def plot_reliability(curves: dict[str, dict], path: Path, title: str = "Reliabil
 
 def plot_conditions(scores: dict[str, dict], path: Path, title: str = "Scores per recording condition") -> None:
     """scores: condition -> {METRIC_mean, optionally METRIC_std}; balanced and off-by-one accuracy side by side,
-    the spread over folds as error bars, the clean score as a line to read the drops against."""
+    the spread over folds as error bars, the clean score as a line to read the drops against, and where the model
+    has a familiarity check the share of answers it flags."""
     names = list(scores)
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(names) + 1.6))
     y = np.arange(len(names))[::-1]
@@ -127,6 +128,9 @@ def plot_conditions(scores: dict[str, dict], path: Path, title: str = "Scores pe
                                (-0.2, "off_by_one_accuracy", "off-by-one decade")):
         ax.barh(y + offset, [scores[n][f"{key}_mean"] for n in names], 0.4, label=label,
                 xerr=[scores[n].get(f"{key}_std", 0.0) for n in names], capsize=2)
+    if all("unfamiliar_share_mean" in scores[n] for n in names):  # a model with a familiarity check
+        ax.scatter([scores[n]["unfamiliar_share_mean"] for n in names], y, marker="D", s=18, color="black", zorder=3,
+                   label="answered unfamiliar (reliable: false)")
     if "clean" in scores:
         ax.axvline(scores["clean"]["balanced_accuracy_mean"], color="C0", ls=":", lw=1)
     ax.axvline(1 / len(AGE_GROUPS), color="gray", ls="--", lw=1, label="chance (balanced)")
