@@ -224,3 +224,5 @@ def test_a_flagged_recording_is_unreliable_and_gets_the_unfamiliar_temperature(c
     assert "unfamiliar_recording" not in predictions[False].unreliable_reasons
     assert predictions[True].probabilities == pytest.approx(predictions[False].probabilities, abs=1e-9)
     assert predictions[True].to_dict()["unreliable_reasons"][-1] == "unfamiliar_recording"
+    joined = {f: Predictor(tmp_path / f"{f}.pth").predict_speaker([tmp_path / "voice.wav"] * 2) for f in (True, False)}
+    assert ["unfamiliar_recording" in joined[f].unreliable_reasons for f in (True, False)] == [True, False]
