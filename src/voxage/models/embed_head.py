@@ -130,8 +130,9 @@ class EmbedHead(nn.Module):
         - a channel score: the speaker encoder hears the channel as well as the voice, so a logistic regression on
           the vector tells the copies whose channel costs the model (`degraded`: a phone line, noise, a room, a
           clipping microphone; `voxage.audio.channels`) from clean clips;
-        - a novelty score: the mean squared z-score of the vector against the clean training clips, high for
-          voices recorded and spoken unlike any of them (CREMA-D's acted studio speech).
+        - a novelty score: the mean squared z-score of the vector against the training clips heard clean (or
+          through a channel that does not degrade), high for voices recorded and spoken unlike any of them
+          (CREMA-D's acted studio speech).
         Each is put in units of its spread on `clean` before the maximum. `voxage crossval`: docs/robustness.md."""
         from sklearn.linear_model import LogisticRegression
 
