@@ -90,7 +90,7 @@ def cmd_predict(a) -> int:
     from tqdm import tqdm
 
     from voxage.inference import Predictor
-    from voxage.inference.batch import CsvWriter, find_audio, predict_files
+    from voxage.inference.batch import CsvWriter, predict_files
 
     paths = list(a.files)
     model = a.model
@@ -98,9 +98,7 @@ def cmd_predict(a) -> int:
         model = paths.pop(0)
     if a.by_speaker or a.same_speaker:
         return _predict_speakers(Predictor(model), paths, a)
-    files = find_audio(paths)
-    if not files:
-        raise DataError(f"no audio files in {', '.join(paths)}")
+    files = _audio_files(paths)
     predictor = Predictor(model)  # a bad model fails here, once; worker processes load their own
     table = CsvWriter(Path(a.csv), predictor.classes, predictor.artifact.genders) if a.csv else None
     bar = tqdm(total=len(files), unit="clip", desc="predict", dynamic_ncols=True,
@@ -127,19 +125,25 @@ def cmd_predict(a) -> int:
     return 1 if failures else 0
 
 
+def _audio_files(paths: list[str]) -> list[Path]:
+    """The audio files under `paths` (files, or folders walked); none is an error."""
+    from voxage.inference.batch import find_audio
+
+    files = find_audio(paths)
+    if not files:
+        raise DataError(f"no audio files in {', '.join(paths)}")
+    return files
+
+
 def _predict_speakers(predictor, paths: list[str], a) -> int:
     """--same-speaker: all the files as one person; --by-speaker: one answer per client_id of Common Voice folders."""
     from voxage.audio import AudioError
     from voxage.data.commonvoice import speakers_of
-    from voxage.inference.batch import find_audio
 
     if a.csv:
         raise ConfigError("--csv writes one row per file; with --same-speaker or --by-speaker use --json")
     if a.same_speaker:
-        files = find_audio(paths)
-        if not files:
-            raise DataError(f"no audio files in {', '.join(paths)}")
-        groups = {"": ("", files)}
+        groups = {"": ("", _audio_files(paths))}
     else:
         groups = {s: v for p in paths for s, v in speakers_of(Path(p)).items()}
         if not groups:

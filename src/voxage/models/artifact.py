@@ -71,12 +71,12 @@ class ModelArtifact:
         check flags has a temperature of its own, fitted on the validation clips it flags."""
         scores, gender, check = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal, len(self.genders))
         unfamiliar = check[:, 0] > 0 if check.shape[1] else None
-        if temperature is None:
-            t = np.full((len(scores), 1), self.extra.get("temperature", 1.0))
+        t = temperature
+        if t is None:
+            passed = self.extra.get("temperature", 1.0)
+            t = np.full((len(scores), 1), passed)
             if unfamiliar is not None:
-                t[unfamiliar] = self.extra.get("unfamiliar_temperature", self.extra.get("temperature", 1.0))
-        else:
-            t = temperature
+                t[unfamiliar] = self.extra.get("unfamiliar_temperature", passed)
         return Outputs(age_probabilities(scores, self.ordinal, t), softmax(gender) if gender.shape[1] else None,
                        unfamiliar)
 

@@ -186,7 +186,8 @@ def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
     for name, rows in (("temperature", ~flagged), ("unfamiliar_temperature", flagged)):
         if rows.sum() >= MIN_CALIBRATION_CLIPS:
             found[name] = fit_temperature(scores[rows], labels[rows], weights[rows], artifact.ordinal)
-    found.setdefault("temperature", fit_temperature(scores, labels, weights, artifact.ordinal))
+    if "temperature" not in found:  # too few clips passed: all of them fit it
+        found["temperature"] = fit_temperature(scores, labels, weights, artifact.ordinal)
     if unfamiliar is not None:
         found.setdefault("unfamiliar_temperature", found["temperature"])
         found["val_unfamiliar_share"] = float(flagged.mean())
