@@ -1,5 +1,6 @@
 """Two or more `voxage crossval --conditions` reports side by side: balanced accuracy, off-by-one, ECE and the
-largest answer share per condition, each recipe's column from its own crossval-*.json (same folds when the runs
+largest answer share per condition (ECE of each fold seed's folds pooled where the runs kept every answer,
+voxage 0.8 on; else the mean over folds), each recipe's column from its own crossval-*.json (same folds when the runs
 used the same work dir and fold seeds). Usage:
 
     .venv/bin/python scripts/compare_protocols.py NAME=crossval-A.json NAME=crossval-B.json [--model embed]
@@ -33,12 +34,13 @@ def main() -> None:
             e = runs[n]["models"][a.model]["conditions"].get(c)
             cells.append("-" if e is None else
                          f"{e['balanced_accuracy_mean']:.3f} ± {e['balanced_accuracy_std']:.3f} "
-                         f"({e['kept_of_clean']:.0%}) / {e['off_by_one_accuracy_mean']:.3f} / {e['ece_mean']:.3f} / "
+                         f"({e['kept_of_clean']:.0%}) / {e['off_by_one_accuracy_mean']:.3f} / "
+                         f"{e.get('ece_pooled_mean', e['ece_mean']):.3f} / "
                          f"{e['largest_answer_share_mean']:.2f}")
         print(f"| {f'{HELD_OUT} ({held})' if c == HELD_OUT else c} | " + " | ".join(cells) + " |")
     means = [protocol_mean(runs[n]["models"][a.model]["conditions"]) for n in names]
     print("| **mean over clean and the channels** | " + " | ".join(
-        f"**{m['balanced_accuracy']:.3f}** / {m['off_by_one_accuracy']:.3f} / {m['ece']:.3f} / "
+        f"**{m['balanced_accuracy']:.3f}** / {m['off_by_one_accuracy']:.3f} / {m.get('ece_pooled', m['ece']):.3f} / "
         f"{m['largest_answer_share']:.2f}" for m in means) + " |")
 
 

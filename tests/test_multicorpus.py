@@ -197,6 +197,29 @@ def test_frame_statistics_enter_the_head_at_their_own_scale():
     assert torch.allclose(head(x), head(frames)) and not torch.allclose(head(x), head(speaker))
 
 
+def test_a_feature_far_outside_the_training_range_cannot_make_the_head_confident():
+    """Standardised features are clipped at input_clip sd: 30 sd on one feature moves the answer no more than 3 sd
+    does; a model saved before the clip existed rebuilds unclipped, as it was trained."""
+    from dataclasses import replace
+
+    from voxage.features.config import FeatureConfig
+    from voxage.features.voice_embedding import EMBED_DIM
+    from voxage.models.artifact import ModelArtifact
+    from voxage.models.embed_head import EmbedHead
+    from voxage.models.registry import model_kwargs
+
+    head = EmbedHead().eval()
+    x = torch.zeros(1, EMBED_DIM)
+    three, thirty = x.clone(), x.clone()
+    three[0, 0], thirty[0, 0] = 3.0, 30.0
+    assert torch.allclose(head(three), head(thirty)) and not torch.allclose(head(x), head(three))
+    kwargs = model_kwargs("embed", FeatureConfig())
+    saved = ModelArtifact("embed", kwargs, EmbedHead.input_kind, FeatureConfig(), head.state_dict(), ("a",) * 6)
+    assert saved.build().input_clip == 3.0
+    before = replace(saved, kwargs={k: v for k, v in kwargs.items() if k != "input_clip"})
+    assert not torch.allclose(before.build()(three), before.build()(thirty))
+
+
 @pytest.mark.parametrize("ordinal", [False, True])
 def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordinal):
     from voxage.models.calibration import fit_temperature, reliability

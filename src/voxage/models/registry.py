@@ -32,6 +32,10 @@ def model_kwargs(name: str, feats: FeatureConfig) -> dict:
     return {**defaults, **frontend(model_input(name)).model_kwargs(feats)}
 
 
+# Constructor arguments added after models were saved, each with the value that rebuilds those models as trained.
+ADDED_LATER = {"embed": {"input_clip": 0.0}}  # voxage 0.9
+
+
 def build_model(name: str, **kwargs) -> nn.Module:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
