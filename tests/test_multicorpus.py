@@ -220,6 +220,26 @@ def test_a_feature_far_outside_the_training_range_cannot_make_the_head_confident
     assert not torch.allclose(before.build()(three), before.build()(thirty))
 
 
+def test_channel_compensation_takes_a_channels_displacement_off_the_vector():
+    """Copies through two channel families, each a displacement of its own: compensated, a copy lands back on
+    its clean clip and a clean clip stays where it is."""
+    from voxage.models.embed_head import EmbedHead
+
+    rng = np.random.default_rng(0)
+    clean = rng.normal(size=(600, 8)).astype(np.float32)
+    shift = {"phone": np.array([4.0, 0, 0, 0, 0, 0, 0, -2.0]), "room": np.array([0, 0, 3.0, 3.0, 0, 0, 0, 0])}
+    copies = {f: clean + d.astype(np.float32) for f, d in shift.items()}
+    x = np.concatenate([clean, *copies.values()])
+    families = [None] * len(clean) + [f for f in copies for _ in range(len(clean))]
+    head = EmbedHead(in_dim=8, channel_families=sorted(shift))
+    head.fit_channel_compensation(x, families, np.ones(len(x)))
+    with torch.no_grad():
+        for f, heard in copies.items():
+            assert np.abs(head.compensate(torch.from_numpy(heard)).numpy() - clean).mean() < 0.2, f
+        assert np.abs(head.compensate(torch.from_numpy(clean)).numpy() - clean).mean() < 0.2
+    assert torch.equal(EmbedHead(in_dim=8).compensate(torch.ones(2, 8)), torch.ones(2, 8))  # none fitted: as is
+
+
 @pytest.mark.parametrize("ordinal", [False, True])
 def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordinal):
     from voxage.models.calibration import fit_temperature, reliability

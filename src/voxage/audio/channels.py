@@ -31,6 +31,12 @@ class Channel:
     # >= 95% of the clean score): the familiarity check learns to flag the rest (`EmbedHead.fit_familiarity_check`)
     degrades: ClassVar[bool] = True
 
+    @property
+    def family(self) -> str:
+        """What this channel does to a voice, whatever its strength: what the embed head learns to undo
+        (`EmbedHead.fit_channel_compensation`)."""
+        return self.name
+
     def apply(self, wave: np.ndarray, rate: int, rng: np.random.Generator, others: Sequence[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
 
@@ -172,6 +178,10 @@ class Noise(Channel):
             raise ValueError(f"kind must be white, pink or babble, not {self.kind!r}")
 
     @property
+    def family(self) -> str:
+        return f"{self.name}-{self.kind}"
+
+    @property
     def mixes_voices(self) -> bool:
         return self.kind == "babble"
 
@@ -265,6 +275,10 @@ class Gain(Channel):
     @property
     def degrades(self) -> bool:  # a hot microphone clips; a quiet one keeps the voice
         return self.gain_db > 0
+
+    @property
+    def family(self) -> str:
+        return f"{self.name}-{'hot' if self.gain_db > 0 else 'quiet'}"
 
     def apply(self, wave, rate, rng, others):
         return np.clip(wave * 10 ** (self.gain_db / 20), -1.0, 1.0)

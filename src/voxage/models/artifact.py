@@ -50,9 +50,9 @@ class ModelArtifact:
 
     def build(self):
         """The torch module with its weights, in eval mode."""
-        from voxage.models.registry import ADDED_LATER, build_model
+        from voxage.models.registry import rebuild_model
 
-        model = build_model(self.name, **{**ADDED_LATER.get(self.name, {}), **self.kwargs})
+        model = rebuild_model(self.name, self.kwargs)
         model.load_state_dict(self.state_dict)
         return model.eval()
 

@@ -32,11 +32,13 @@ def model_kwargs(name: str, feats: FeatureConfig) -> dict:
     return {**defaults, **frontend(model_input(name)).model_kwargs(feats)}
 
 
-# Constructor arguments added after models were saved, each with the value that rebuilds those models as trained.
-ADDED_LATER = {"embed": {"input_clip": 0.0}}  # voxage 0.9
-
-
 def build_model(name: str, **kwargs) -> nn.Module:
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return MODELS[name](**kwargs)
+
+
+def rebuild_model(name: str, saved_kwargs: dict) -> nn.Module:
+    """The model a saved file was trained as: arguments added since (a class's `added_later`) take the value
+    that reproduces models saved before them."""
+    return build_model(name, **{**getattr(MODELS.get(name), "added_later", {}), **saved_kwargs})

@@ -84,6 +84,9 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     kwargs = model_kwargs(cfg.model, cache.cfg)
     if cfg.channel_copies and hasattr(MODELS[cfg.model], "fit_familiarity_check"):
         kwargs["familiarity_check"] = True  # it learns what the copies' channels do to the vector
+    if cfg.channel_copies and cfg.compensate_channels and hasattr(MODELS[cfg.model], "fit_channel_compensation"):
+        heard = (heard_through(r.key) for s in ("train", "val") for r in splits[s])
+        kwargs["channel_families"] = sorted({c.family for c in heard if c is not None})
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
         # reference language first: the one with the most clips the model (re)fits on
         kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"] + splits["val"])
@@ -134,8 +137,8 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
 def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainConfig,
                          familiarity_check: bool = False):
     """Fit what the model learns from its training clips' inputs rather than by gradient (language shifts,
-    feature scaling; with `familiarity_check`, that check: once, as its threshold needs validation speakers);
-    returns the store as the model must see every split."""
+    channel compensation, feature scaling; with `familiarity_check`, that check: once, as its threshold needs
+    validation speakers); returns the store as the model must see every split."""
     if not (getattr(model, "languages", None) or hasattr(model, "fit_normalization")):
         return store  # nothing to fit: a mel or wave model's inputs are not read into memory at once
     train = splits["train"]
@@ -152,6 +155,12 @@ def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainC
         model.fit_familiarity_check(x, np.array([c is not None and c.degrades for c in heard]),
                                 sample_weights(train, cfg.weighting), read_all(store, clean_val),
                                 cfg.unfamiliar_rate)
+    if getattr(model, "channel_families", None):  # scaling is then fitted on the compensated vectors
+        families = [None if c is None else c.family for c in map(heard_through, (r.key for r in train))]
+        model.fit_channel_compensation(x, families, sample_weights(train, cfg.weighting))
+        with torch.no_grad():
+            for start in range(0, len(x), 16384):
+                x[start : start + 16384] = model.compensate(torch.from_numpy(x[start : start + 16384])).numpy()
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.from_numpy(x))
     return store
