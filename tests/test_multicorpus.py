@@ -238,6 +238,12 @@ def test_channel_compensation_takes_a_channels_displacement_off_the_vector():
             assert np.abs(head.compensate(torch.from_numpy(heard)).numpy() - clean).mean() < 0.2, f
         assert np.abs(head.compensate(torch.from_numpy(clean)).numpy() - clean).mean() < 0.2
     assert torch.equal(EmbedHead(in_dim=8).compensate(torch.ones(2, 8)), torch.ones(2, 8))  # none fitted: as is
+    # the head trains on the vectors as heard and predicts on compensated ones
+    phone = torch.from_numpy(copies["phone"][:4])
+    with torch.no_grad():
+        predicted, compensated = head.eval()(phone), head.compensate(phone)
+        trained_on, trained_on_compensated = head.train()(phone), head(compensated)
+    assert torch.allclose(predicted, trained_on_compensated) and not torch.allclose(predicted, trained_on)
 
 
 @pytest.mark.parametrize("ordinal", [False, True])

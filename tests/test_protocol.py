@@ -194,8 +194,8 @@ def test_channel_compensation_moves_training_copies_back_towards_their_clean_cli
 
     work, _ = two_corpora
     run = tmp_path / "run"
-    assert main(["train", str(work), "--model", "embed", "--epochs", "1", "--channel-copies", "2",
-                 "--compensate-channels", "--run-dir", str(run), "--quiet"]) == 0
+    assert main(["train", str(work), "--model", "embed", "--epochs", "1", "--channel-copies", "2", "--run-dir",
+                 str(run), "--quiet"]) == 0
     artifact = ModelArtifact.load(run / "model.pth")
     assert "phone" in artifact.kwargs["channel_families"]
     model = artifact.build()

@@ -43,7 +43,7 @@ class TrainConfig:
     channel_copies: int = field(default=0, metadata={
         "help": "also train (and calibrate) on N copies of every training and validation clip, each heard through "
                 "a random simulated channel: phone line, noise, room, gain or codec (cached, seeded per clip)"})
-    compensate_channels: bool = field(default=False, metadata={
+    compensate_channels: bool = field(default=True, metadata={
         "help": "with channel copies, an embed model also learns the displacement each channel family causes in "
                 "its vector and takes the expected one off"})
     unfamiliar_rate: float = field(default=0.05, metadata={

@@ -155,12 +155,9 @@ def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainC
         model.fit_familiarity_check(x, np.array([c is not None and c.degrades for c in heard]),
                                 sample_weights(train, cfg.weighting), read_all(store, clean_val),
                                 cfg.unfamiliar_rate)
-    if getattr(model, "channel_families", None):  # scaling is then fitted on the compensated vectors
+    if getattr(model, "channel_families", None):
         families = [None if c is None else c.family for c in map(heard_through, (r.key for r in train))]
         model.fit_channel_compensation(x, families, sample_weights(train, cfg.weighting))
-        with torch.no_grad():
-            for start in range(0, len(x), 16384):
-                x[start : start + 16384] = model.compensate(torch.from_numpy(x[start : start + 16384])).numpy()
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.from_numpy(x))
     return store
