@@ -9,7 +9,9 @@ V=.venv/bin/voxage
 WORK=${WORK:-work-default}
 # Every training and validation clip also heard through 4 random simulated channels (phone line, noise, room, gain,
 # codec); every test fold scored clean and through the 14 standard channels; CREMA-D (studio speech) held out whole.
-COPIES="--channel-copies 4"  # 4 rather than 2: +0.006 / +0.008 over the conditions (docs/experiments.md)
+# 4 copies rather than 2: +0.006 / +0.008 over the conditions (docs/experiments.md); with copies the head also
+# compensates the channel (the default; docs/robustness.md)
+COPIES="--channel-copies 4"
 RECIPE="--models embed --folds 5 --epochs 15 $COPIES"
 PROTOCOL="--seeds 0,1,2 --held-out-corpus crema-d --conditions standard"
 # English Common Voice plus 57 other languages train; CREMA-D's acted studio speech is the held-out corpus (trained
