@@ -69,6 +69,17 @@ def test_kinds_caches_only_what_is_asked_and_adds_a_kind_later(synthetic_corpus,
     assert json.loads((work / "prepare.json").read_text())["cached_kinds"] == ["mel", "wave"]
 
 
+def test_prepare_runs_over_a_cache_an_older_voxage_left(synthetic_corpus, tmp_path, caplog):
+    """voxage 0.6 and older kept every kind in cache/entries/: prepare warns, computes afresh, and reports only the
+    kinds it holds (it once took entries/ for a kind and stopped)."""
+    work = tmp_path / "work"
+    (work / "cache" / "entries" / "ab").mkdir(parents=True)
+    assert main(["prepare", str(synthetic_corpus), "--out", str(work), "--quiet", "--workers", "1",
+                 "--kinds", "mel"]) == 0
+    assert json.loads((work / "prepare.json").read_text())["cached_kinds"] == ["mel"]
+    assert "voxage 0.6 or older" in caplog.text
+
+
 def test_unknown_kind_is_refused(synthetic_corpus, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["prepare", str(synthetic_corpus), "--out", str(tmp_path / "w"), "--kinds", "mel,mfcc"])

@@ -35,7 +35,7 @@ from voxage.data.atomic import write_bytes_atomic, write_json_atomic
 from voxage.data.records import Clip
 from voxage.errors import DataError
 from voxage.features import FeatureConfig
-from voxage.features.frontends import FrontEnd, frontend
+from voxage.features.frontends import FRONTENDS, FrontEnd, frontend
 from voxage.parallel import worker_pool
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,9 @@ class FeatureCache:
         return self._stores[kind]
 
     def kinds(self) -> list[str]:
-        """The kinds with at least one entry here, at this voxage's versions."""
-        return sorted(k.name for k in self.root.iterdir() if k.is_dir() and k.name != "fails"
+        """The kinds with at least one entry here, at this voxage's versions (an older layout's folders, such as
+        0.6's entries/, are not kinds)."""
+        return sorted(k.name for k in self.root.iterdir() if k.is_dir() and k.name in FRONTENDS
                       and self.store(k.name).root.is_dir()) if self.root.is_dir() else []
 
     def fail_path(self, key: str) -> Path:
