@@ -149,15 +149,8 @@ class EmbedHead(nn.Module):
           through a channel that does not degrade), high for voices recorded and spoken unlike any of them
           (CREMA-D's acted studio speech).
         Each is put in units of its spread on `clean` before the maximum. `voxage crossval`: docs/robustness.md."""
-        from sklearn.linear_model import LogisticRegression
-
-        w = np.asarray(weights, dtype=np.float64)
-        mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64) + 1e-4
-        standard = (x - mean.astype(np.float32)) / std.astype(np.float32)  # one float32 copy of x
-        probe = LogisticRegression(C=CHANNEL_SCORE_C, max_iter=2000).fit(standard, degraded,
-                                                                         sample_weight=w / w.mean())
-        channel_w = probe.coef_[0] / std  # on x itself, so the score needs no scaling of its own
-        channel_b = float(probe.intercept_[0] - mean @ channel_w)
+        coef, intercept, _ = _logistic_on_vector(x, degraded, weights, max_iter=2000)
+        channel_w, channel_b = coef[0], float(intercept[0])
         dry = x[~np.asarray(degraded)]
         novelty_mean, novelty_std = dry.mean(0, dtype=np.float64), dry.std(0, dtype=np.float64) + 1e-4
         clean = np.asarray(clean, dtype=np.float64)
@@ -185,21 +178,14 @@ class EmbedHead(nn.Module):
         same voice lies clean. Taken off a trained head's test vectors (one fold), off-by-one rose by 0.03-0.10
         through phone lines, noise and rooms, with the true family and with the fitted probabilities alike
         (docs/robustness.md)."""
-        from sklearn.linear_model import LogisticRegression
-
         code_of = {None: 0, **{f: i + 1 for i, f in enumerate(self.channel_families)}}
         codes = np.array([code_of[f] for f in families])
-        w = np.asarray(weights, dtype=np.float64)
-        sums, mass = _weighted_sums(x, codes, w, len(code_of))
+        sums, mass = _weighted_sums(x, codes, np.asarray(weights, dtype=np.float64), len(code_of))
         means = sums / np.maximum(mass, 1e-12)[:, None]
-        mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64) + 1e-4
-        probe = LogisticRegression(C=CHANNEL_SCORE_C, max_iter=3000).fit(
-            (x - mean.astype(np.float32)) / std.astype(np.float32), codes, sample_weight=w / w.mean())
+        coef, intercept, classes = _logistic_on_vector(x, codes, weights, max_iter=3000)
         weight = np.zeros((len(code_of), x.shape[1]))
-        bias = np.zeros(len(code_of))
-        weight[probe.classes_] = probe.coef_ / std  # on x itself
-        bias[probe.classes_] = probe.intercept_ - probe.coef_ @ (mean / std)
-        bias[np.setdiff1d(np.arange(len(code_of)), probe.classes_)] = -1e4  # a family no copy came through
+        bias = np.full(len(code_of), -1e4)  # a family no copy came through is never expected
+        weight[classes], bias[classes] = coef, intercept
         self.family_weight.copy_(torch.from_numpy(weight).float())
         self.family_bias.copy_(torch.from_numpy(bias).float())
         self.family_shift.copy_(torch.from_numpy(means - means[0]).float())
@@ -223,6 +209,21 @@ class EmbedHead(nn.Module):
             novelty = ((x - self.novelty_mean) * self.novelty_scale).pow(2).sum(1) + self.novelty_bias
             out = torch.cat([out, torch.maximum(channel, novelty)[:, None]], dim=1)
         return out
+
+
+def _logistic_on_vector(x: np.ndarray, labels: np.ndarray, weights: np.ndarray,
+                        max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A logistic regression (C = CHANNEL_SCORE_C, weighted like the loss) fitted on x standardised, returned as
+    (coefficients, intercepts, classes) on x itself, so the head applies it to the vector with no scaling of its
+    own; one float32 standardised copy of x."""
+    from sklearn.linear_model import LogisticRegression
+
+    w = np.asarray(weights, dtype=np.float64)
+    mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64) + 1e-4
+    probe = LogisticRegression(C=CHANNEL_SCORE_C, max_iter=max_iter).fit(
+        (x - mean.astype(np.float32)) / std.astype(np.float32), labels, sample_weight=w / w.mean())
+    coef = probe.coef_ / std
+    return coef, probe.intercept_ - coef @ mean, probe.classes_
 
 
 def _weighted_sums(x: np.ndarray, codes: np.ndarray, weights: np.ndarray, groups: int,

@@ -143,21 +143,20 @@ def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainC
         return store  # nothing to fit: a mel or wave model's inputs are not read into memory at once
     train = splits["train"]
     x = read_all(store, train)  # read once, shifted in memory
+    weights = sample_weights(train, cfg.weighting)
     if getattr(model, "languages", None):
-        model.fit_language_shift(x, [r.language for r in train], [r.speaker for r in train],
-                                 sample_weights(train, cfg.weighting), ages=[r.age_group for r in train])
+        model.fit_language_shift(x, [r.language for r in train], [r.speaker for r in train], weights,
+                                 ages=[r.age_group for r in train])
         store = aligned_store(store, model, [r for rows in splits.values() for r in rows])
         for i, r in enumerate(train):
             x[i] += store.shifts[r.key]
+    heard = [heard_through(r.key) for r in train]  # each clip's channel: None as recorded
     if familiarity_check:
-        heard = [heard_through(r.key) for r in train]
         clean_val = [r for r in splits["val"] if heard_through(r.key) is None]
-        model.fit_familiarity_check(x, np.array([c is not None and c.degrades for c in heard]),
-                                sample_weights(train, cfg.weighting), read_all(store, clean_val),
-                                cfg.unfamiliar_rate)
+        model.fit_familiarity_check(x, np.array([c is not None and c.degrades for c in heard]), weights,
+                                    read_all(store, clean_val), cfg.unfamiliar_rate)
     if getattr(model, "channel_families", None):
-        families = [None if c is None else c.family for c in map(heard_through, (r.key for r in train))]
-        model.fit_channel_compensation(x, families, sample_weights(train, cfg.weighting))
+        model.fit_channel_compensation(x, [None if c is None else c.family for c in heard], weights)
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.from_numpy(x))
     return store
