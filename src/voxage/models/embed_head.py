@@ -17,7 +17,8 @@ from voxage.features.voice_embedding import EMBED_DIM, PROSODY_NAMES, SPEAKER_DI
 from voxage.labels import GENDERS
 from voxage.models.outputs import age_width
 
-CHANNEL_SCORE_C = 0.01  # the channel score's inverse L2 strength on standardised vectors (untuned)
+# inverse L2 strength of the logistic regressions on standardised vectors (for the compensation 0.001-0.1 score alike)
+CHANNEL_SCORE_C = 0.01
 
 
 class EmbedHead(nn.Module):
@@ -169,7 +170,8 @@ class EmbedHead(nn.Module):
                                  .float())
         self.novelty_bias.fill_(-centre["novelty"] / spread["novelty"] - threshold)
 
-    def fit_channel_compensation(self, x: np.ndarray, families: Sequence[str | None], weights: np.ndarray) -> None:
+    def fit_channel_compensation(self, x: np.ndarray, families: Sequence[str | None], weights: np.ndarray,
+                                 c: float = CHANNEL_SCORE_C) -> None:
         """x (clips, in_dim) of the training clips and their channel copies; `families`: each one's channel family
         (None: as recorded). A channel moves every voice's vector in much the same direction (a phone line by one
         displacement, a room by another), so each family's weighted mean minus the clean clips' is that
@@ -177,12 +179,12 @@ class EmbedHead(nn.Module):
         forward pass in eval mode takes the expected displacement off, so a phone-line voice lands nearer where the
         same voice lies clean. Taken off a trained head's test vectors (one fold), off-by-one rose by 0.03-0.10
         through phone lines, noise and rooms, with the true family and with the fitted probabilities alike
-        (docs/robustness.md)."""
+        (docs/robustness.md). `c`: the regression's inverse L2 strength (0.001-0.1 score alike: docs/experiments.md)."""
         code_of = {None: 0, **{f: i + 1 for i, f in enumerate(self.channel_families)}}
         codes = np.array([code_of[f] for f in families])
         sums, mass = _weighted_sums(x, codes, np.asarray(weights, dtype=np.float64), len(code_of))
         means = sums / np.maximum(mass, 1e-12)[:, None]
-        coef, intercept, classes = _logistic_on_vector(x, codes, weights, max_iter=3000)
+        coef, intercept, classes = _logistic_on_vector(x, codes, weights, max_iter=3000, c=c)
         weight = np.zeros((len(code_of), x.shape[1]))
         bias = np.full(len(code_of), -1e4)  # a family no copy came through is never expected
         weight[classes], bias[classes] = coef, intercept
@@ -211,16 +213,16 @@ class EmbedHead(nn.Module):
         return out
 
 
-def _logistic_on_vector(x: np.ndarray, labels: np.ndarray, weights: np.ndarray,
-                        max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A logistic regression (C = CHANNEL_SCORE_C, weighted like the loss) fitted on x standardised, returned as
+def _logistic_on_vector(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, max_iter: int,
+                        c: float = CHANNEL_SCORE_C) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A logistic regression (inverse L2 strength c, weighted like the loss) fitted on x standardised, returned as
     (coefficients, intercepts, classes) on x itself, so the head applies it to the vector with no scaling of its
     own; one float32 standardised copy of x."""
     from sklearn.linear_model import LogisticRegression
 
     w = np.asarray(weights, dtype=np.float64)
     mean, std = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64) + 1e-4
-    probe = LogisticRegression(C=CHANNEL_SCORE_C, max_iter=max_iter).fit(
+    probe = LogisticRegression(C=c, max_iter=max_iter).fit(
         (x - mean.astype(np.float32)) / std.astype(np.float32), labels, sample_weight=w / w.mean())
     coef = probe.coef_ / std
     return coef, probe.intercept_ - coef @ mean, probe.classes_
