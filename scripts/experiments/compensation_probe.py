@@ -100,5 +100,6 @@ def main() -> None:
         print(f"{name}: {len(folds)} folds, mean over clean and the channels {mean(SCORES[0]):.4f}, off-by-one "
               f"{mean(SCORES[1]):.4f}, held-out corpus {mean(SCORES[0], held_out=True):.4f}")
 
+
 if __name__ == "__main__":
     main()
