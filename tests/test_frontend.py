@@ -20,10 +20,15 @@ def _real_clips(synthetic_corpus, n: int) -> list[Path]:
     return clips or sorted((synthetic_corpus / "clips").glob("*.mp3"))[:n]
 
 
+def _under_ceiling(wave: np.ndarray) -> np.ndarray:
+    return wave * 10 ** (min(0.0, fe.CEILING_DBFS - fe.level_dbfs(wave)) / 20)
+
+
 def _resemblyzer_windows(wave: np.ndarray) -> np.ndarray:
-    """resemblyzer's own path (as voxage used it up to embedding version 2)."""
+    """resemblyzer's own path (as voxage used it up to embedding version 2), after the ceiling resemblyzer lacks."""
     from resemblyzer import VoiceEncoder, audio, preprocess_wav
 
+    wave = _under_ceiling(wave)
     trimmed = preprocess_wav(wave, source_sr=fe.SAMPLE_RATE)
     if len(trimmed) < fe.SAMPLE_RATE // 2:
         trimmed = wave
@@ -53,6 +58,19 @@ def test_encoder_windows_equal_resemblyzers_on_real_clips(synthetic_corpus):
     assert worst < 1e-5
 
 
+@pytest.mark.parametrize(("gain_db", "expected_dbfs"), [(-40, -30.0), (0, None), (25, -16.0)])
+def test_a_quiet_voice_is_raised_a_hot_one_lowered_and_a_usual_one_left(gain_db, expected_dbfs):
+    """-30 dBFS from below, -16 from above (a clipping microphone reaches the encoder as Common Voice's loudest)."""
+    rng = np.random.default_rng(0)
+    wave = (0.05 * rng.standard_normal(fe.SAMPLE_RATE) * 10 ** (gain_db / 20)).astype(np.float32)  # about -26 dBFS
+    out = fe.normalize_volume(wave)
+    if expected_dbfs is None:
+        assert out is wave
+    else:
+        assert fe.level_dbfs(out) == pytest.approx(expected_dbfs, abs=1e-3)
+    assert fe.level_change_db(np.zeros(100, np.float32)) == 0.0  # silence: nothing to scale
+
+
 def test_int8_encoder_stays_close_to_resemblyzers_float_encoder(synthetic_corpus):
     """The shipped encoder graph (LSTM layers 2-3 int8) vs resemblyzer's `embed_utterance`: measured cosine
     >= 0.993 on 29 real clips (mean 0.996); its `frames` output (the second layer's mean over every frame) vs the
@@ -67,7 +85,7 @@ def test_int8_encoder_stays_close_to_resemblyzers_float_encoder(synthetic_corpus
     lower = torch.nn.LSTM(fe.N_MELS, 256, 2, batch_first=True)
     lower.load_state_dict({k: v for k, v in ref.lstm.state_dict().items() if k[-1] in "01"})
     for clip in _real_clips(synthetic_corpus, 8):
-        wave = load_audio(clip, fe.SAMPLE_RATE)
+        wave = _under_ceiling(load_audio(clip, fe.SAMPLE_RATE))  # our windows are the same either way
         trimmed = preprocess_wav(wave, source_sr=fe.SAMPLE_RATE)
         theirs = ref.embed_utterance(trimmed if len(trimmed) >= fe.SAMPLE_RATE // 2 else wave)
         windows = fe.encoder_windows(wave)

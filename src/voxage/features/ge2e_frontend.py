@@ -21,19 +21,30 @@ PARTIALS_PER_SECOND, MIN_COVERAGE = 1.3, 0.75  # resemblyzer's embed_utterance d
 VAD_FRAME = 480  # 30 ms
 VAD_SMOOTHING, VAD_MAX_SILENCE = 8, 6  # frames
 TARGET_DBFS = -30.0
+# Louder than this is lowered to it: a hot microphone (+20 dB clipping sits near -7 dBFS) otherwise reaches the
+# encoder far louder than any Common Voice voice was recorded (99th percentile -13.6, loudest -10.6); resemblyzer
+# only raises, and lowering everything to -30 costs clean accuracy (embedding version 5, docs/experiments.md).
+CEILING_DBFS = -16.0
 INT16_MAX = 2**15 - 1
 
 
-def level_change_db(wave: np.ndarray) -> float:
-    """What `normalize_volume` would change the level by, in dB (negative: it leaves the wave as it is)."""
+def level_dbfs(wave: np.ndarray) -> float:
+    """RMS level in dB relative to a full-scale 16-bit sample (-inf for silence)."""
     rms = np.sqrt(np.mean((wave.astype(np.float64) * INT16_MAX) ** 2))
-    return float(TARGET_DBFS - 20 * np.log10(rms / INT16_MAX))
+    with np.errstate(divide="ignore"):
+        return float(20 * np.log10(rms / INT16_MAX))
 
 
-def normalize_volume(wave: np.ndarray) -> np.ndarray:
-    """Raise (never lower) the level to -30 dBFS."""
-    change = level_change_db(wave)
-    return wave if change < 0 else wave * (10 ** (change / 20))
+def level_change_db(wave: np.ndarray) -> float:
+    """What `normalize_volume` changes the level by, in dB: up to -30 dBFS, down to -16, else 0."""
+    level = level_dbfs(wave)
+    return float(np.clip(0.0, TARGET_DBFS - level, CEILING_DBFS - level)) if np.isfinite(level) else 0.0
+
+
+def normalize_volume(wave: np.ndarray, change_db: float | None = None) -> np.ndarray:
+    """A quiet voice raised to -30 dBFS, a hot one lowered to -16 (or the level changed by `change_db`)."""
+    change = level_change_db(wave) if change_db is None else change_db
+    return wave if change == 0 else wave * (10 ** (change / 20))
 
 
 def vad_pcm(wave: np.ndarray) -> bytes:
@@ -104,9 +115,10 @@ def partial_starts(n_samples: int) -> list[int]:
     return starts
 
 
-def encoder_windows(wave: np.ndarray) -> np.ndarray:
-    """16 kHz mono speech -> (n, 160, 40) float32 mel windows, silences cut (the whole clip if VAD keeps < 0.5 s)."""
-    trimmed = trim_long_silences(normalize_volume(wave))
+def encoder_windows(wave: np.ndarray, change_db: float | None = None) -> np.ndarray:
+    """16 kHz mono speech -> (n, 160, 40) float32 mel windows, silences cut (the whole clip if VAD keeps < 0.5 s).
+    `change_db` replaces `normalize_volume`'s own level change (a stream holds one while the level allows)."""
+    trimmed = trim_long_silences(normalize_volume(wave, change_db))
     if len(trimmed) < SAMPLE_RATE // 2:
         trimmed = wave
     starts = partial_starts(len(trimmed))
