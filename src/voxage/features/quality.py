@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from voxage.features.ge2e_frontend import SAMPLE_RATE, VAD_FRAME, normalize_volume, vad_flags
+from voxage.features.ge2e_frontend import SAMPLE_RATE, VAD_FRAME, level_change_db, normalize_volume, vad_flags
 
 NOISE_QUANTILE = 0.1  # the quietest 10% of 30 ms frames: the noise floor between words
 CLIP_LEVEL = 0.98  # a sample this close to full scale counts as clipped
@@ -52,7 +52,8 @@ def measure_quality(wave: np.ndarray, rate: int = SAMPLE_RATE) -> Quality:
     if n == 0:
         return Quality(0.0, 0.0, clipped, 0.0)
     frames = wave[: n * VAD_FRAME].astype(np.float64).reshape(n, VAD_FRAME)
-    speech = vad_flags(normalize_volume(wave))  # the level raised first: quiet speech is still speech
+    # the level raised first (quiet speech is still speech), never lowered: WebRTC VAD hears less of a voice turned down
+    speech = vad_flags(normalize_volume(wave, max(0.0, level_change_db(wave))))
     power = np.mean(frames ** 2, axis=1) + 1e-12
     floor = float(np.mean(np.sort(power)[: max(1, int(NOISE_QUANTILE * n))]))
     voiced = power[speech] if speech.any() else power
