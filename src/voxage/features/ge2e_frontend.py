@@ -21,10 +21,12 @@ PARTIALS_PER_SECOND, MIN_COVERAGE = 1.3, 0.75  # resemblyzer's embed_utterance d
 VAD_FRAME = 480  # 30 ms
 VAD_SMOOTHING, VAD_MAX_SILENCE = 8, 6  # frames
 TARGET_DBFS = -30.0
-# Louder than this is lowered to it: a hot microphone (+20 dB clipping sits near -7 dBFS) otherwise reaches the
-# encoder far louder than any Common Voice voice was recorded (99th percentile -13.6, loudest -10.6); resemblyzer
-# only raises, and lowering everything to -30 costs clean accuracy (embedding version 5, docs/experiments.md).
+# A clipping microphone's voice is lowered to this: +20 dB clipping reaches the encoder near -7 dBFS, far louder
+# than any Common Voice voice was recorded (99th percentile -13.6, loudest -10.6). Only clipping audio: lowering
+# every loud clip cost clean English accuracy (embedding version 6), lowering everything to -30 more (version 5).
 CEILING_DBFS = -16.0
+CLIP_LEVEL = 0.98  # a sample this close to full scale counts as clipped
+CEILING_CLIPPED_FRACTION = 1e-3  # more clipped samples: a hot microphone (no clean shared clip has this many)
 INT16_MAX = 2**15 - 1
 
 
@@ -35,14 +37,21 @@ def level_dbfs(wave: np.ndarray) -> float:
         return float(20 * np.log10(rms / INT16_MAX))
 
 
+def clipped_fraction(wave: np.ndarray) -> float:
+    return float(np.mean(np.abs(wave) >= CLIP_LEVEL)) if len(wave) else 0.0
+
+
 def level_change_db(wave: np.ndarray) -> float:
-    """What `normalize_volume` changes the level by, in dB: up to -30 dBFS, down to -16, else 0."""
+    """What `normalize_volume` changes the level by, in dB: up to -30 dBFS, a clipping voice down to -16, else 0."""
     level = level_dbfs(wave)
-    return float(np.clip(0.0, TARGET_DBFS - level, CEILING_DBFS - level)) if np.isfinite(level) else 0.0
+    if not np.isfinite(level):
+        return 0.0
+    ceiling = CEILING_DBFS if clipped_fraction(wave) > CEILING_CLIPPED_FRACTION else np.inf
+    return float(np.clip(0.0, TARGET_DBFS - level, ceiling - level))
 
 
 def normalize_volume(wave: np.ndarray, change_db: float | None = None) -> np.ndarray:
-    """A quiet voice raised to -30 dBFS, a hot one lowered to -16 (or the level changed by `change_db`)."""
+    """A quiet voice raised to -30 dBFS, a clipping one lowered to -16 (or the level changed by `change_db`)."""
     change = level_change_db(wave) if change_db is None else change_db
     return wave if change == 0 else wave * (10 ** (change / 20))
 

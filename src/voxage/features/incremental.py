@@ -1,14 +1,15 @@
 """The embed vector of audio that keeps arriving (a call, a live microphone), at the cost of what each piece adds.
 
-`EmbedFrontEnd.network_input` on all the audio so far would run the speaker encoder on every 1.6 s window again
-at each update. Here each window is encoded once, alone, and pooled with the ones kept as the encoder graph pools
-a batch (speaker vectors averaged and normalised again, frame means averaged); the pitch track is extended by the
+`EmbedFrontEnd.network_input` on all the audio so far would run the speaker encoder on every 1.6 s window again at
+each update. Here each window is encoded once, alone, and pooled with the ones kept as the encoder graph pools a
+batch (speaker vectors averaged and normalised again, frame means averaged); the pitch track is extended by the
 new audio only. Two things keep earlier windows the same as audio grows: the level is changed by a gain held while
-it keeps the voice near the front-end's bounds (it raises quiet voices to -30 dBFS and lowers hot ones to -16 dBFS,
-which would otherwise change every window whenever the overall level moves), and a window counts as unchanged
-when its input is equal up to float rounding (a longer spectrogram's matrix product sums in another order). The result is an estimate: the int8 graph scales each batch
-on its own, and the held gain and the pitch track's joins differ a little from one pass over everything
-(`tests/test_streaming.py` measures it); a stream's final answer is therefore one pass over all its audio.
+it keeps the voice near the front-end's bounds (it raises quiet voices to -30 dBFS and lowers clipping ones to -16
+dBFS, which would otherwise change every window whenever the overall level moves), and a window counts as
+unchanged when its input is equal up to float rounding (a longer spectrogram's matrix product sums in another
+order). The result is an estimate: the int8 graph scales each batch on its own, and the held gain and the pitch
+track's joins differ a little from one pass over everything (`tests/test_streaming.py` measures it); a stream's
+final answer is therefore one pass over all its audio.
 """
 
 from __future__ import annotations

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from voxage.features.ge2e_frontend import SAMPLE_RATE, VAD_FRAME, level_change_db, normalize_volume, vad_flags
+from voxage.features.ge2e_frontend import (SAMPLE_RATE, VAD_FRAME, clipped_fraction, level_change_db, normalize_volume,
+                                           vad_flags)
 
 NOISE_QUANTILE = 0.1  # the quietest 10% of 30 ms frames: the noise floor between words
-CLIP_LEVEL = 0.98  # a sample this close to full scale counts as clipped
 BANDWIDTH_RANGE_DB = 50.0  # the bandwidth: where the speech spectrum falls 50 dB below its peak
 
 
@@ -47,7 +47,7 @@ def measure_quality(wave: np.ndarray, rate: int = SAMPLE_RATE) -> Quality:
         import soxr
 
         wave = soxr.resample(wave, rate, SAMPLE_RATE)
-    clipped = float(np.mean(np.abs(wave) >= CLIP_LEVEL)) if len(wave) else 0.0
+    clipped = clipped_fraction(wave)
     n = len(wave) // VAD_FRAME
     if n == 0:
         return Quality(0.0, 0.0, clipped, 0.0)

@@ -19,7 +19,7 @@ import numpy as np
 from voxage.features.ge2e_frontend import SAMPLE_RATE, encoder_windows
 from voxage.features.prosody import PROSODY_NAMES, prosody
 
-EMBED_VERSION = 6  # bump when the vector changes: caches and models record it
+EMBED_VERSION = 7  # bump when the vector changes: caches and models record it
 SPEAKER_DIM = FRAMES_DIM = 256
 # The vector: speaker (256), prosody (7), second-layer frame mean (256).
 EMBED_DIM = SPEAKER_DIM + len(PROSODY_NAMES) + FRAMES_DIM
