@@ -53,7 +53,10 @@ def test_real_clean_speech_is_reliable_and_the_same_through_a_phone_line_or_a_ro
     assert d["reliable"] is True and "unreliable_reasons" not in d
     for spec in ("phone:codec=mulaw", "room:rt60_s=0.6"):
         heard = [predictor.predict(parse_channel(spec)(w, RATE), sample_rate=RATE) for w in waves]
-        assert sum(CHECK in p.unreliable_reasons for p in heard) >= 10, spec
+        assert sum(not p.reliable for p in heard) >= 10, spec
+        # a room no quality measure hears: the familiarity check must (the phone line is also `narrowband`)
+        guard = CHECK if spec.startswith("room") else "narrowband"
+        assert sum(guard in p.unreliable_reasons for p in heard) >= 10, spec
         # and calibrated for it: flatter than the clean answers
         assert np.mean([max(p.probabilities.values()) for p in heard]) < np.mean(
             [max(p.probabilities.values()) for p in clean])

@@ -13,8 +13,14 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from voxage.features.ge2e_frontend import (SAMPLE_RATE, VAD_FRAME, clipped_fraction, level_change_db, normalize_volume,
-                                           vad_flags)
+from voxage.features.ge2e_frontend import (
+    SAMPLE_RATE,
+    VAD_FRAME,
+    clipped_fraction,
+    level_change_db,
+    normalize_volume,
+    vad_flags,
+)
 
 NOISE_QUANTILE = 0.1  # the quietest 10% of 30 ms frames: the noise floor between words
 BANDWIDTH_RANGE_DB = 50.0  # the bandwidth: where the speech spectrum falls 50 dB below its peak
