@@ -22,8 +22,9 @@ VAD_FRAME = 480  # 30 ms
 VAD_SMOOTHING, VAD_MAX_SILENCE = 8, 6  # frames
 TARGET_DBFS = -30.0
 # A clipping microphone's voice is lowered to this: +20 dB clipping reaches the encoder near -7 dBFS, far louder
-# than any Common Voice voice was recorded (99th percentile -13.6, loudest -10.6). Only clipping audio: lowering
-# every loud clip cost clean English accuracy (embedding version 6), lowering everything to -30 more (version 5).
+# than any Common Voice voice was recorded (99th percentile -13.6, loudest -10.6). Only clipping audio, so clean
+# speech reaches the encoder as recorded: lowering every voice above it (embedding version 6) measured the same,
+# bringing every voice to -30 dBFS (version 5) cost clean speech 0.011 (docs/experiments.md).
 CEILING_DBFS = -16.0
 CLIP_LEVEL = 0.98  # a sample this close to full scale counts as clipped
 CEILING_CLIPPED_FRACTION = 1e-3  # more clipped samples: a hot microphone (no clean shared clip has this many)
@@ -38,6 +39,7 @@ def level_dbfs(wave: np.ndarray) -> float:
 
 
 def clipped_fraction(wave: np.ndarray) -> float:
+    """Share of samples at full scale: a microphone driven into clipping."""
     return float(np.mean(np.abs(wave) >= CLIP_LEVEL)) if len(wave) else 0.0
 
 
