@@ -1,13 +1,16 @@
 """How much does channel compensation's own fit matter? Refits a `voxage crossval` run's compensation on each
-fold's training clips and copies, with another classifier strength C or its displacements scaled, and scores the
-fold's test speakers again, clean, through the protocol's channels and on the held-out corpus. Eval-only: the
-heads are not retrained (the compensation acts at prediction only), so a variant costs about 30 s a fold.
+fold's training clips and copies, with another classifier strength C, its displacements scaled or another
+temperature for the recordings the familiarity check flags, and scores the fold's test speakers again, clean,
+through the protocol's channels and on the held-out corpus. Eval-only: the heads are not retrained (the
+compensation acts at prediction only), so a variant costs about 30 s a fold.
 
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --c 0.001,0.01,0.1 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --strength 1.5,2 --seeds 0
+    .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --unfamiliar-temperature 0.66,1 --seeds 0
 
 WORK and RUN as given to `voxage crossval --channel-copies 4 --held-out-corpus crema-d` (add --test-corpus as
-there); per variant, OUT/VARIANT/seed-S/fold-F.json and a line of means over the folds.
+there); per variant, OUT/VARIANT/seed-S/fold-F.json (every answer's confidence and correctness kept) and a line
+of means over the folds, with the ECE of each seed's folds pooled as `voxage crossval` reports it.
 
 What it found (voxage 0.9's run, all languages, seed 0's 5 folds): C from 0.001 to 0.1 moves the mean over clean
 and the 14 channels by at most 0.0015 (0.3025 / 0.3012 / 0.3010); displacements scaled by 1.5 or 2 trade balanced
@@ -28,14 +31,12 @@ from voxage.data.dataset import read_all
 from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_through, with_copies
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
-from voxage.evaluation.conditions import resolve_conditions
-from voxage.evaluation.crossval import fold_ids, fold_splits, run_tag
+from voxage.evaluation.conditions import CLEAN, compact, resolve_conditions
+from voxage.evaluation.crossval import HELD_OUT, fold_ids, fold_splits, run_tag, summarize_conditions
 from voxage.evaluation.evaluate import evaluate_conditions, evaluate_rows
 from voxage.models.artifact import ModelArtifact
 from voxage.models.embed_head import CHANNEL_SCORE_C
 from voxage.training.config import TrainConfig
-
-SCORES = ("balanced_accuracy", "off_by_one_accuracy", "ece")
 
 
 def main() -> None:
@@ -45,13 +46,17 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--c", default="", help="comma-separated classifier strengths (inverse L2)")
     ap.add_argument("--strength", default="", help="comma-separated factors on the fitted displacements")
+    ap.add_argument("--unfamiliar-temperature", default="",
+                    help="comma-separated temperatures for the recordings the familiarity check flags")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--test-corpus")
     ap.add_argument("--held-out-corpus", default="crema-d")
     args = ap.parse_args()
-    variants = [(f"c{c}", float(c), 1.0) for c in filter(None, args.c.split(","))] + [
-        (f"strength{s}", CHANNEL_SCORE_C, float(s)) for s in filter(None, args.strength.split(","))]
+    variants = [(f"c{c}", float(c), 1.0, None) for c in filter(None, args.c.split(","))] + [
+        (f"strength{s}", CHANNEL_SCORE_C, float(s), None) for s in filter(None, args.strength.split(","))] + [
+        (f"unfamiliar-t{t}", CHANNEL_SCORE_C, 1.0, float(t))
+        for t in filter(None, args.unfamiliar_temperature.split(","))]
     cache, every = load_work_dir(args.work)
     rows = [r for r in every if r.corpus != args.held_out_corpus]
     held = [r for r in every if r.corpus == args.held_out_corpus]
@@ -77,28 +82,35 @@ def main() -> None:
             x += np.stack([shifts[r.key] for r in fitted_on])
             families = [None if (c := heard_through(r.key)) is None else c.family for r in fitted_on]
             weights = sample_weights(fitted_on, cfg.weighting)
-            for name, c, strength in variants:
+            for name, c, strength, temperature in variants:
                 out = args.out / name / f"seed-{seed}" / f"fold-{f}.json"
                 if out.is_file():
                     continue
                 model.fit_channel_compensation(x, families, weights, c=c)
                 model.family_shift.mul_(strength)
-                variant = replace(artifact, state_dict={k: v.clone() for k, v in model.state_dict().items()})
-                scored = {"clean": evaluate_rows(variant, args.work, splits["test"]),
+                extra = {**artifact.extra, **({} if temperature is None else {"unfamiliar_temperature": temperature})}
+                variant = replace(artifact, state_dict={k: v.clone() for k, v in model.state_dict().items()},
+                                  extra=extra)
+                scored = {CLEAN: compact(evaluate_rows(variant, args.work, splits["test"], with_probs=True)),
                           **evaluate_conditions(variant, args.work, splits["test"], conditions, every),
-                          "held-out corpus": evaluate_rows(variant, args.work, held)}
-                out.parent.mkdir(parents=True, exist_ok=True)
-                out.write_text(json.dumps({k: {s: v[s] for s in SCORES} for k, v in scored.items()}))
+                          HELD_OUT: compact(evaluate_rows(variant, args.work, held, with_probs=True))}
+                out.parent.mkdir(parents=True, exist_ok=True)  # each answer kept, for the ECE of pooled folds
+                out.write_text(json.dumps({"seed": seed, "keys": [r.key for r in splits["test"]], **scored}))
                 print(f"seed {seed} fold {f} {name}", flush=True)
-    for name, _, _ in variants:
+    by_key, seeds = {r.key: r for r in every}, sorted({int(x) for x in args.seeds.split(",")})
+    for name, *_ in variants:
         folds = [json.loads(p.read_text()) for p in sorted((args.out / name).glob("seed-*/fold-*.json"))]
+        summary = summarize_conditions(folds, seeds, by_key, [r.key for r in held])
+        heard = [c for c in summary if c != HELD_OUT]
 
-        def mean(score: str, held_out: bool = False) -> float:
-            return float(np.mean([[v[score] for k, v in d.items() if (k == "held-out corpus") == held_out]
-                                  for d in folds]))
+        def mean(score: str) -> float:
+            return float(np.mean([summary[c][f"{score}_mean"] for c in heard]))
 
-        print(f"{name}: {len(folds)} folds, mean over clean and the channels {mean(SCORES[0]):.4f}, off-by-one "
-              f"{mean(SCORES[1]):.4f}, held-out corpus {mean(SCORES[0], held_out=True):.4f}")
+        worst = max(heard, key=lambda c: summary[c]["ece_pooled_mean"])
+        print(f"{name}: {len(folds)} folds, mean over clean and the channels {mean('balanced_accuracy'):.4f}, "
+              f"off-by-one {mean('off_by_one_accuracy'):.4f}, held-out corpus "
+              f"{summary[HELD_OUT]['balanced_accuracy_mean']:.4f}; pooled ECE mean {mean('ece_pooled'):.3f}, "
+              f"largest {summary[worst]['ece_pooled_mean']:.3f} ({worst})")
 
 
 if __name__ == "__main__":
