@@ -32,7 +32,7 @@ from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_th
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
 from voxage.evaluation.conditions import CLEAN, compact, resolve_conditions
-from voxage.evaluation.crossval import HELD_OUT, fold_ids, fold_splits, run_tag, summarize_conditions
+from voxage.evaluation.crossval import HELD_OUT, fold_ids, fold_splits, protocol_mean, run_tag, summarize_conditions
 from voxage.evaluation.evaluate import evaluate_conditions, evaluate_rows
 from voxage.models.artifact import ModelArtifact
 from voxage.models.embed_head import CHANNEL_SCORE_C
@@ -101,17 +101,12 @@ def main() -> None:
     for name, *_ in variants:
         folds = [json.loads(p.read_text()) for p in sorted((args.out / name).glob("seed-*/fold-*.json"))]
         summary = summarize_conditions(folds, seeds, by_key, [r.key for r in held])
-        heard = [c for c in summary if c != HELD_OUT]
-
-        def mean(score: str) -> float:
-            return float(np.mean([summary[c][f"{score}_mean"] for c in heard]))
-
-        worst = max(heard, key=lambda c: summary[c]["ece_pooled_mean"])
-        print(f"{name}: {len(folds)} folds, mean over clean and the channels {mean('balanced_accuracy'):.4f}, "
-              f"off-by-one {mean('off_by_one_accuracy'):.4f}, held-out corpus "
-              f"{summary[HELD_OUT]['balanced_accuracy_mean']:.4f}; pooled ECE mean {mean('ece_pooled'):.3f}, "
+        mean = protocol_mean(summary)
+        worst = max((c for c in summary if c != HELD_OUT), key=lambda c: summary[c]["ece_pooled_mean"])
+        print(f"{name}: {len(folds)} folds, mean over clean and the channels {mean['balanced_accuracy']:.4f}, "
+              f"off-by-one {mean['off_by_one_accuracy']:.4f}, held-out corpus "
+              f"{summary[HELD_OUT]['balanced_accuracy_mean']:.4f}; pooled ECE mean {mean['ece_pooled']:.3f}, "
               f"largest {summary[worst]['ece_pooled_mean']:.3f} ({worst})")
-
 
 if __name__ == "__main__":
     main()
