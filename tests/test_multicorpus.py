@@ -273,6 +273,30 @@ def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordi
         assert (age_probabilities(overconfident, ordinal, other).argmax(1) == raw.argmax(1)).all()
 
 
+def test_a_temperature_per_group_fits_each_groups_own_overconfidence():
+    """Clips through one channel whose scores are 3x too sharp and clean clips 1.5x too sharp: each group gets
+    its own temperature, and with one group it is the one temperature of `fit_temperature`."""
+    from voxage.models.calibration import fit_temperature, fit_temperatures, reliability
+    from voxage.models.outputs import age_probabilities
+
+    rng = np.random.default_rng(2)
+    true = rng.normal(0, 1.0, (6000, 6))
+    labels = np.array([rng.choice(6, p=row) for row in age_probabilities(true, False)])
+    channel = np.arange(len(labels)) % 2 == 1
+    sharp = true * np.where(channel, 3.0, 1.5)[:, None]
+    membership = np.stack([~channel, channel], axis=1).astype(float)
+    t = fit_temperatures(sharp, labels, membership)
+    assert t == pytest.approx([1.5, 3.0], rel=0.15)
+    per_clip = age_probabilities(sharp, False, np.exp(membership @ np.log(t))[:, None])
+    one = age_probabilities(sharp, False, fit_temperature(sharp, labels))
+    assert reliability(per_clip, labels)["ece"] < reliability(one, labels)["ece"]
+    assert fit_temperatures(sharp, labels, np.ones((len(labels), 1)))[0] == pytest.approx(
+        fit_temperature(sharp, labels), rel=1e-3)
+    # a group no clip falls in keeps the shared temperature: the prior, not the bounds, decides it
+    empty = np.hstack([membership, np.zeros((len(labels), 1))])
+    assert fit_temperatures(sharp, labels, empty)[2] == pytest.approx(np.exp(np.log(t).mean()), rel=0.1)
+
+
 def test_refit_learns_language_shift_and_scaling_from_validation_speakers_too():
     """The head is refitted on training + validation speakers; its language shifts and feature scaling must be too,
     or a language met only among validation speakers keeps its accent in the vectors."""

@@ -7,6 +7,8 @@ compensation acts at prediction only), so a variant costs about 30 s a fold.
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --c 0.001,0.01,0.1 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --strength 1.5,2 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --unfamiliar-temperature 0.66,1 --seeds 0
+    .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --family-temperatures --as-trained \
+        --strength 1.5 --strength-families noise-white,noise-babble,room --seeds 0
 
 WORK and RUN as given to `voxage crossval --channel-copies 4 --held-out-corpus crema-d` (add --test-corpus as
 there); per variant, OUT/VARIANT/seed-S/fold-F.json (every answer's confidence and correctness kept) and a line
@@ -22,12 +24,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from voxage.data.dataset import read_all
+from voxage.data.dataset import CachedClips, read_all
 from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_through, with_copies
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
@@ -37,6 +40,69 @@ from voxage.evaluation.evaluate import evaluate_conditions, evaluate_rows
 from voxage.models.artifact import ModelArtifact
 from voxage.models.embed_head import CHANNEL_SCORE_C
 from voxage.training.config import TrainConfig
+from voxage.training.fit import calibrate
+
+
+@dataclass
+class Variant:
+    name: str
+    c: float = CHANNEL_SCORE_C
+    strength: float = 1.0
+    unfamiliar_temperature: float | None = None
+    family_temperatures: bool = False
+    scaled: tuple[str, ...] | None = None  # the families `strength` acts on; None: all
+    standardize: bool = False  # `standardized_compensation`
+    standardized: tuple[str, ...] | None = None  # the families it standardises; None: all
+
+    def scale(self, model) -> None:
+        """The fitted displacements of `scaled` (or all) families times `strength`, in place."""
+        rows = [i + 1 for i, f in enumerate(model.channel_families) if self.scaled is None or f in self.scaled]
+        model.family_shift[rows] *= self.strength
+
+
+@contextmanager
+def standardized_compensation(x: np.ndarray, families: list[str | None], weights: np.ndarray, names: list[str],
+                              only: tuple[str, ...] | None = None):
+    """Every EmbedHead built inside compensates by each family's mean *and* spread (per dimension, fitted on x):
+    x -> sum_f p_f(x) (mean_clean + (x - mean_f) * sd_clean / sd_f), undoing the shrinkage of the voice's own part
+    that noise and rooms cause, not only their displacement; families outside `only` keep the displacement alone.
+    A class patch, as the scorers build their own heads."""
+    import torch
+
+    from voxage.models.embed_head import EmbedHead
+
+    code_of = {None: 0, **{f: i + 1 for i, f in enumerate(names)}}
+    codes = np.array([code_of[f] for f in families])
+    w = np.asarray(weights, dtype=np.float64)
+    stats = []
+    for k in range(len(code_of)):
+        rows, wk = x[codes == k].astype(np.float64), w[codes == k]
+        mean = (rows * wk[:, None]).sum(0) / wk.sum()
+        stats.append((mean, np.sqrt(((rows - mean) ** 2 * wk[:, None]).sum(0) / wk.sum()) + 1e-4))
+    mean = torch.tensor(np.stack([m for m, _ in stats]), dtype=torch.float32)
+    gain = torch.tensor(np.stack([stats[0][1] / sd if k == 0 or only is None or names[k - 1] in only
+                                  else np.ones_like(sd) for k, (_, sd) in enumerate(stats)]), dtype=torch.float32)
+    plain = EmbedHead.compensate
+
+    def compensate(self, v):
+        p = self.family_probabilities(v)  # (batch, families + 1)
+        each = mean[0] + (v[:, None, :] - mean[None]) * gain[None]  # (batch, families + 1, dim)
+        return (p[:, :, None] * each).sum(1)
+
+    EmbedHead.compensate = compensate
+    try:
+        yield
+    finally:
+        EmbedHead.compensate = plain
+
+
+def pre_refit_state(fold_dir: Path) -> dict:
+    """The fold model's weights and fitted statistics before its refit on validation speakers (what training
+    calibrates), from its best checkpoint."""
+    import torch
+
+    state = torch.load(fold_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)["state_dict"]
+    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
 
 
 def main() -> None:
@@ -46,17 +112,33 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--c", default="", help="comma-separated classifier strengths (inverse L2)")
     ap.add_argument("--strength", default="", help="comma-separated factors on the fitted displacements")
+    ap.add_argument("--strength-families", default="",
+                    help="comma-separated channel families whose displacements --strength scales (default: all)")
     ap.add_argument("--unfamiliar-temperature", default="",
                     help="comma-separated temperatures for the recordings the familiarity check flags")
+    ap.add_argument("--family-temperatures", action="store_true",
+                    help="also score a temperature per channel family, refit as training does (voxage 0.11)")
+    ap.add_argument("--standardize", action="store_true", help="also score `standardized_compensation`")
+    ap.add_argument("--standardize-families", default="", help="comma-separated families it acts on (default: all)")
+    ap.add_argument("--as-trained", action="store_true", help="also score the kept models as they are")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--test-corpus")
     ap.add_argument("--held-out-corpus", default="crema-d")
     args = ap.parse_args()
-    variants = [(f"c{c}", float(c), 1.0, None) for c in filter(None, args.c.split(","))] + [
-        (f"strength{s}", CHANNEL_SCORE_C, float(s), None) for s in filter(None, args.strength.split(","))] + [
-        (f"unfamiliar-t{t}", CHANNEL_SCORE_C, 1.0, float(t))
-        for t in filter(None, args.unfamiliar_temperature.split(","))]
+    scaled = tuple(filter(None, args.strength_families.split(","))) or None
+    scaled_name, by_family = ("-" + "+".join(scaled) if scaled else ""), args.family_temperatures
+    standardized = tuple(filter(None, args.standardize_families.split(","))) or None
+    standardized_name = "-" + "+".join(standardized) if standardized else ""
+    variants = [Variant(f"c{c}", c=float(c)) for c in filter(None, args.c.split(","))] + [
+        Variant(f"strength{s}{scaled_name}", strength=float(s), scaled=scaled, family_temperatures=by_family)
+        for s in filter(None, args.strength.split(","))] + [
+        Variant(f"unfamiliar-t{t}", unfamiliar_temperature=float(t))
+        for t in filter(None, args.unfamiliar_temperature.split(","))] + (
+        [Variant("family-temperatures", family_temperatures=True)] if by_family else []) + (
+        [Variant("as-trained")] if args.as_trained else []) + (
+        [Variant("standardized" + standardized_name, standardize=True, family_temperatures=by_family,
+                 standardized=standardized)] if args.standardize else [])
     cache, every = load_work_dir(args.work)
     rows = [r for r in every if r.corpus != args.held_out_corpus]
     held = [r for r in every if r.corpus == args.held_out_corpus]
@@ -82,23 +164,36 @@ def main() -> None:
             x += np.stack([shifts[r.key] for r in fitted_on])
             families = [None if (c := heard_through(r.key)) is None else c.family for r in fitted_on]
             weights = sample_weights(fitted_on, cfg.weighting)
-            for name, c, strength, temperature in variants:
-                out = args.out / name / f"seed-{seed}" / f"fold-{f}.json"
+            for v in variants:
+                out = args.out / v.name / f"seed-{seed}" / f"fold-{f}.json"
                 if out.is_file():
                     continue
-                model.fit_channel_compensation(x, families, weights, c=c)
-                model.family_shift.mul_(strength)
-                extra = {**artifact.extra, **({} if temperature is None else {"unfamiliar_temperature": temperature})}
-                variant = replace(artifact, state_dict={k: v.clone() for k, v in model.state_dict().items()},
-                                  extra=extra)
-                scored = {CLEAN: compact(evaluate_rows(variant, args.work, splits["test"], with_probs=True)),
-                          **evaluate_conditions(variant, args.work, splits["test"], conditions, every),
-                          HELD_OUT: compact(evaluate_rows(variant, args.work, held, with_probs=True))}
+                model.fit_channel_compensation(x, families, weights, c=v.c)
+                v.scale(model)
+                variant = replace(artifact, state_dict={k: t.clone() for k, t in model.state_dict().items()})
+                patched = (standardized_compensation(x, families, weights, model.channel_families, v.standardized)
+                           if v.standardize
+                           else nullcontext())
+                with patched:
+                    if v.unfamiliar_temperature is not None:
+                        variant.extra = {**artifact.extra, "unfamiliar_temperature": v.unfamiliar_temperature}
+                    if v.family_temperatures:  # fitted as training does: the model before its refit, on validation
+                        before = replace(artifact, state_dict=pre_refit_state(fold_dir))
+                        network = before.build()
+                        v.scale(network)
+                        before.state_dict = network.state_dict()
+                        val = splits["val"] + copy_rows(splits["val"], cfg.channel_copies)
+                        store_before = aligned_store(store, network, val)
+                        variant.extra = {**artifact.extra, **calibrate(before, CachedClips(store_before, val,
+                                                                                           cfg.weighting))}
+                    scored = {CLEAN: compact(evaluate_rows(variant, args.work, splits["test"], with_probs=True)),
+                              **evaluate_conditions(variant, args.work, splits["test"], conditions, every),
+                              HELD_OUT: compact(evaluate_rows(variant, args.work, held, with_probs=True))}
                 out.parent.mkdir(parents=True, exist_ok=True)  # each answer kept, for the ECE of pooled folds
                 out.write_text(json.dumps({"seed": seed, "keys": [r.key for r in splits["test"]], **scored}))
-                print(f"seed {seed} fold {f} {name}", flush=True)
+                print(f"seed {seed} fold {f} {v.name}", flush=True)
     by_key, seeds = {r.key: r for r in every}, sorted({int(x) for x in args.seeds.split(",")})
-    for name, *_ in variants:
+    for name in (v.name for v in variants):
         folds = [json.loads(p.read_text()) for p in sorted((args.out / name).glob("seed-*/fold-*.json"))]
         summary = summarize_conditions(folds, seeds, by_key, [r.key for r in held])
         mean = protocol_mean(summary)
@@ -107,6 +202,7 @@ def main() -> None:
               f"off-by-one {mean['off_by_one_accuracy']:.4f}, held-out corpus "
               f"{summary[HELD_OUT]['balanced_accuracy_mean']:.4f}; pooled ECE mean {mean['ece_pooled']:.3f}, "
               f"largest {summary[worst]['ece_pooled_mean']:.3f} ({worst})")
+        print("  pooled ECE: " + ", ".join(f"{c} {e['ece_pooled_mean']:.3f}" for c, e in summary.items()))
 
 if __name__ == "__main__":
     main()

@@ -192,11 +192,16 @@ class EmbedHead(nn.Module):
         self.family_bias.copy_(torch.from_numpy(bias).float())
         self.family_shift.copy_(torch.from_numpy(means - means[0]).float())
 
+    def family_probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, families + 1): how likely the vector as heard came through each channel family (column 0: as
+        recorded), from the compensation's classifier."""
+        return torch.softmax(x @ self.family_weight.T + self.family_bias, dim=1)
+
     def compensate(self, x: torch.Tensor) -> torch.Tensor:
         """x with the expected channel displacement taken off (unchanged without channel families)."""
         if not self.channel_families:
             return x
-        return x - torch.softmax(x @ self.family_weight.T + self.family_bias, dim=1) @ self.family_shift
+        return x - self.family_probabilities(x) @ self.family_shift
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # compensated at prediction only: trained on the vectors as heard, the head still learns what survives a
@@ -210,6 +215,8 @@ class EmbedHead(nn.Module):
             channel = x @ self.channel_weight + self.channel_bias  # both on the vector as heard
             novelty = ((x - self.novelty_mean) * self.novelty_scale).pow(2).sum(1) + self.novelty_bias
             out = torch.cat([out, torch.maximum(channel, novelty)[:, None]], dim=1)
+        if self.channel_families:  # last: what the temperature depends on (`ModelArtifact.probabilities`)
+            out = torch.cat([out, self.family_probabilities(x)], dim=1)
         return out
 
 
