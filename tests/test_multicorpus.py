@@ -251,6 +251,33 @@ def test_channel_compensation_takes_a_channels_displacement_off_the_vector():
     assert torch.allclose(taken["phone"], taken["room"], atol=0.05)
 
 
+def test_standardized_compensation_undoes_the_shrinkage_a_masking_channel_causes():
+    """A masking channel (noise, a room) shrinks each voice's own part of the vector as well as moving it: with the
+    family standardized, a copy comes back near its clean clip; a filtering family (phone) keeps the displacement
+    alone, and an older model file without the setting builds as before."""
+    from voxage.models.embed_head import EmbedHead
+    from voxage.models.registry import rebuild_model
+
+    rng = np.random.default_rng(0)
+    clean = rng.normal(size=(600, 8)).astype(np.float32)
+    heard = {"phone": clean + np.float32(6.0), "room": 0.4 * clean + np.float32(-6.0)}
+    x = np.concatenate([clean, *heard.values()])
+    families = [None] * len(clean) + [f for f in heard for _ in range(len(clean))]
+    plain, standardized = EmbedHead(in_dim=8, channel_families=["phone", "room"]), EmbedHead(
+        in_dim=8, channel_families=["phone", "room"], standardized_families=["room"])
+    for head in (plain, standardized):  # a weakly regularised classifier: the families told apart for sure
+        head.fit_channel_compensation(x, families, np.ones(len(x)), c=10.0)
+    with torch.no_grad():
+        room = torch.from_numpy(heard["room"])
+        assert np.abs(standardized.compensate(room).numpy() - clean).mean() < 0.1
+        assert np.abs(plain.compensate(room).numpy() - clean).mean() > 0.4  # moved back, still shrunk
+        for f in ("phone", None):
+            v = torch.from_numpy(heard[f] if f else clean)
+            assert torch.allclose(standardized.compensate(v), plain.compensate(v), atol=0.05)
+    assert standardized.family_gain[2].mean() == pytest.approx(1 / 0.4, rel=0.01)
+    assert not rebuild_model("embed", {"channel_families": ["phone"]}).standardized_families
+
+
 @pytest.mark.parametrize("ordinal", [False, True])
 def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordinal):
     from voxage.models.calibration import fit_temperature, reliability
@@ -271,30 +298,6 @@ def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordi
     assert (calibrated.argmax(1) == raw.argmax(1)).all()
     for other in (0.3, 3.0):
         assert (age_probabilities(overconfident, ordinal, other).argmax(1) == raw.argmax(1)).all()
-
-
-def test_a_temperature_per_group_fits_each_groups_own_overconfidence():
-    """Clips through one channel whose scores are 3x too sharp and clean clips 1.5x too sharp: each group gets
-    its own temperature, and with one group it is the one temperature of `fit_temperature`."""
-    from voxage.models.calibration import fit_temperature, fit_temperatures, reliability
-    from voxage.models.outputs import age_probabilities
-
-    rng = np.random.default_rng(2)
-    true = rng.normal(0, 1.0, (6000, 6))
-    labels = np.array([rng.choice(6, p=row) for row in age_probabilities(true, False)])
-    channel = np.arange(len(labels)) % 2 == 1
-    sharp = true * np.where(channel, 3.0, 1.5)[:, None]
-    membership = np.stack([~channel, channel], axis=1).astype(float)
-    t = fit_temperatures(sharp, labels, membership)
-    assert t == pytest.approx([1.5, 3.0], rel=0.15)
-    per_clip = age_probabilities(sharp, False, np.exp(membership @ np.log(t))[:, None])
-    one = age_probabilities(sharp, False, fit_temperature(sharp, labels))
-    assert reliability(per_clip, labels)["ece"] < reliability(one, labels)["ece"]
-    assert fit_temperatures(sharp, labels, np.ones((len(labels), 1)))[0] == pytest.approx(
-        fit_temperature(sharp, labels), rel=1e-3)
-    # a group no clip falls in keeps the shared temperature: the prior, not the bounds, decides it
-    empty = np.hstack([membership, np.zeros((len(labels), 1))])
-    assert fit_temperatures(sharp, labels, empty)[2] == pytest.approx(np.exp(np.log(t).mean()), rel=0.1)
 
 
 def test_refit_learns_language_shift_and_scaling_from_validation_speakers_too():

@@ -183,10 +183,6 @@ def test_training_reads_cached_channel_copies_of_train_and_val_clips(two_corpora
     # the copies also teach the familiarity check, calibrated apart from the clips it passes
     assert torch.load(run / "model.pth", weights_only=True)["kwargs"]["familiarity_check"] is True
     assert 0 < extra["val_unfamiliar_share"] < 1 and extra["unfamiliar_temperature"] > 0
-    # ... and each channel family has a temperature of its own, for clips the check passes and clips it flags
-    families = ["as recorded", *torch.load(run / "model.pth", weights_only=True)["kwargs"]["channel_families"]]
-    for temperatures in extra["family_temperatures"].values():
-        assert list(temperatures) == families and all(0.05 <= t <= 20 for t in temperatures.values())
 
 
 def test_channel_compensation_moves_training_copies_back_towards_their_clean_clips(two_corpora, tmp_path):
@@ -213,6 +209,26 @@ def test_channel_compensation_moves_training_copies_back_towards_their_clean_cli
     with torch.no_grad():  # the part every copy shares: what a channel does to any voice
         before, after = (heard - x).mean(0).norm(), (model.compensate(heard) - x).mean(0).norm()
     assert after < 0.9 * before  # (0.84 here: on a toy corpus's 150 clips the family probabilities stay soft)
+
+
+def test_standardize_channels_is_a_setting_the_model_file_and_its_onnx_graph_carry(two_corpora, synthetic_corpus,
+                                                                                   tmp_path):
+    from voxage import Predictor
+    from voxage.models.artifact import ModelArtifact
+    from voxage.models.onnx_export import export_onnx
+
+    work, _ = two_corpora
+    run = tmp_path / "run"
+    assert main(["train", str(work), "--model", "embed", "--epochs", "1", "--channel-copies", "2",
+                 "--standardize-channels", "--run-dir", str(run), "--quiet"]) == 0
+    artifact = ModelArtifact.load(run / "model.pth")
+    masking = {"noise-white", "noise-pink", "noise-babble", "room", "gain-hot"}  # not the line, codecs, quiet mic
+    assert set(artifact.kwargs["standardized_families"]) == masking & set(artifact.kwargs["channel_families"])
+    assert "room" in artifact.kwargs["standardized_families"] and (artifact.state_dict["family_gain"] != 1).any()
+    clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
+    eager, exported = Predictor(run / "model.pth"), Predictor(export_onnx(artifact, tmp_path / "m.onnx"))
+    a, b = eager.predict(clip), exported.predict(clip)
+    assert max(abs(a.probabilities[k] - b.probabilities[k]) for k in a.probabilities) < 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -247,8 +263,7 @@ def test_a_flagged_recording_is_unreliable_and_gets_the_unfamiliar_temperature(c
     for flagged in (True, False):  # the check's answer forced; each way the answer is heard at temperature 3
         art = ModelArtifact.load(checked_run / "model.pth")
         art.state_dict["channel_bias"] = torch.tensor([1e6 if flagged else -1e6])
-        heard = {"passed": 1.0 if flagged else 3.0, "flagged": 3.0 if flagged else 1.0}
-        art.extra["family_temperatures"] = {k: dict.fromkeys(art.family_names, t) for k, t in heard.items()}
+        art.extra.update(temperature=1.0 if flagged else 3.0, unfamiliar_temperature=3.0 if flagged else 1.0)
         art.save(tmp_path / f"{flagged}.pth")
         predictions[flagged] = Predictor(tmp_path / f"{flagged}.pth").predict(tmp_path / "voice.wav")
     assert "unfamiliar_recording" in predictions[True].unreliable_reasons and not predictions[True].reliable
@@ -257,30 +272,3 @@ def test_a_flagged_recording_is_unreliable_and_gets_the_unfamiliar_temperature(c
     assert predictions[True].to_dict()["unreliable_reasons"][-1] == "unfamiliar_recording"
     joined = {f: Predictor(tmp_path / f"{f}.pth").predict_speaker([tmp_path / "voice.wav"] * 2) for f in (True, False)}
     assert ["unfamiliar_recording" in joined[f].unreliable_reasons for f in (True, False)] == [True, False]
-
-
-def test_an_exported_model_weighs_each_channel_familys_temperature_as_the_pth_does(checked_run, tmp_path):
-    import soundfile as sf
-
-    from voxage import Predictor
-    from voxage.audio import load_audio
-    from voxage.audio.channels import parse_channel
-    from voxage.data.synthetic import synth_voice
-    from voxage.models.artifact import ModelArtifact
-    from voxage.models.onnx_export import export_onnx
-
-    wave = synth_voice(np.random.default_rng(1), 3, "male", 3.0, 16000)
-    phone = parse_channel("phone:codec=mulaw").apply(wave, 16000, np.random.default_rng(0), [])
-    sf.write(tmp_path / "phone.wav", phone, 16000)
-    art = ModelArtifact.load(checked_run / "model.pth")
-    art.extra["family_temperatures"] = {k: {f: (4.0 if f == "phone" else 0.5) for f in art.family_names}
-                                        for k in ("passed", "flagged")}
-    art.save(tmp_path / "m.pth")
-    eager, exported = Predictor(tmp_path / "m.pth"), Predictor(export_onnx(art, tmp_path / "m.onnx"))
-    out = exported.model(*exported.model_inputs(load_audio(tmp_path / "phone.wav", exported.sample_rate)))
-    families = out[:, -len(art.family_names):]
-    assert families.shape[1] == len(art.kwargs["channel_families"]) + 1 and np.allclose(families.sum(1), 1, atol=1e-5)
-    t = art.temperatures(families, None)[0, 0]  # between the phone line's 4 and the others' 0.5, by its probability
-    assert t == pytest.approx(np.exp(families[0] @ np.log([4.0 if f == "phone" else 0.5 for f in art.family_names])))
-    a, b = eager.predict(tmp_path / "phone.wav"), exported.predict(tmp_path / "phone.wav")
-    assert max(abs(a.probabilities[k] - b.probabilities[k]) for k in a.probabilities) < 1e-4

@@ -7,8 +7,8 @@ compensation acts at prediction only), so a variant costs about 30 s a fold.
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --c 0.001,0.01,0.1 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --strength 1.5,2 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --unfamiliar-temperature 0.66,1 --seeds 0
-    .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --family-temperatures --as-trained \
-        --strength 1.5 --strength-families noise-white,noise-babble,room --seeds 0
+    .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --as-trained --strength 1.5 \
+        --strength-families noise-white,noise-babble,room --standardize --seeds 0
 
 WORK and RUN as given to `voxage crossval --channel-copies 4 --held-out-corpus crema-d` (add --test-corpus as
 there); per variant, OUT/VARIANT/seed-S/fold-F.json (every answer's confidence and correctness kept) and a line
@@ -49,7 +49,7 @@ class Variant:
     c: float = CHANNEL_SCORE_C
     strength: float = 1.0
     unfamiliar_temperature: float | None = None
-    family_temperatures: bool = False
+    recalibrate: bool = False  # temperatures refit on validation speakers, as training fits them
     scaled: tuple[str, ...] | None = None  # the families `strength` acts on; None: all
     standardize: bool = False  # `standardized_compensation`
     standardized: tuple[str, ...] | None = None  # the families it standardises; None: all
@@ -116,8 +116,8 @@ def main() -> None:
                     help="comma-separated channel families whose displacements --strength scales (default: all)")
     ap.add_argument("--unfamiliar-temperature", default="",
                     help="comma-separated temperatures for the recordings the familiarity check flags")
-    ap.add_argument("--family-temperatures", action="store_true",
-                    help="also score a temperature per channel family, refit as training does (voxage 0.11)")
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="refit the temperatures of --strength and --standardize variants as training does")
     ap.add_argument("--standardize", action="store_true", help="also score `standardized_compensation`")
     ap.add_argument("--standardize-families", default="", help="comma-separated families it acts on (default: all)")
     ap.add_argument("--as-trained", action="store_true", help="also score the kept models as they are")
@@ -127,17 +127,16 @@ def main() -> None:
     ap.add_argument("--held-out-corpus", default="crema-d")
     args = ap.parse_args()
     scaled = tuple(filter(None, args.strength_families.split(","))) or None
-    scaled_name, by_family = ("-" + "+".join(scaled) if scaled else ""), args.family_temperatures
+    scaled_name = "-" + "+".join(scaled) if scaled else ""
     standardized = tuple(filter(None, args.standardize_families.split(","))) or None
     standardized_name = "-" + "+".join(standardized) if standardized else ""
     variants = [Variant(f"c{c}", c=float(c)) for c in filter(None, args.c.split(","))] + [
-        Variant(f"strength{s}{scaled_name}", strength=float(s), scaled=scaled, family_temperatures=by_family)
+        Variant(f"strength{s}{scaled_name}", strength=float(s), scaled=scaled, recalibrate=args.recalibrate)
         for s in filter(None, args.strength.split(","))] + [
         Variant(f"unfamiliar-t{t}", unfamiliar_temperature=float(t))
         for t in filter(None, args.unfamiliar_temperature.split(","))] + (
-        [Variant("family-temperatures", family_temperatures=True)] if by_family else []) + (
         [Variant("as-trained")] if args.as_trained else []) + (
-        [Variant("standardized" + standardized_name, standardize=True, family_temperatures=by_family,
+        [Variant("standardized" + standardized_name, standardize=True, recalibrate=args.recalibrate,
                  standardized=standardized)] if args.standardize else [])
     cache, every = load_work_dir(args.work)
     rows = [r for r in every if r.corpus != args.held_out_corpus]
@@ -177,7 +176,7 @@ def main() -> None:
                 with patched:
                     if v.unfamiliar_temperature is not None:
                         variant.extra = {**artifact.extra, "unfamiliar_temperature": v.unfamiliar_temperature}
-                    if v.family_temperatures:  # fitted as training does: the model before its refit, on validation
+                    if v.recalibrate:  # as training does: the model before its refit, on validation speakers
                         before = replace(artifact, state_dict=pre_refit_state(fold_dir))
                         network = before.build()
                         v.scale(network)

@@ -30,6 +30,9 @@ class Channel:
     # False where the protocol measured the voice coming through as clean (MP3, GSM and a quiet microphone keep
     # >= 95% of the clean score): the familiarity check learns to flag the rest (`EmbedHead.fit_familiarity_check`)
     degrades: ClassVar[bool] = True
+    # True where the channel adds to or smears the voice (noise, a room's echo, clipping) rather than filtering it:
+    # the voice's own part of the speaker vector shrinks, which `EmbedHead(standardized_families=...)` undoes
+    masks: ClassVar[bool] = False
 
     @property
     def family(self) -> str:
@@ -181,6 +184,8 @@ class Noise(Channel):
     def family(self) -> str:
         return f"{self.name}-{self.kind}"
 
+    masks: ClassVar[bool] = True
+
     @property
     def mixes_voices(self) -> bool:
         return self.kind == "babble"
@@ -223,6 +228,7 @@ class Room(Channel):
     the walls), each decay corrected to exactly `rt60_s`; loudness kept (gain is a channel of its own)."""
 
     name: ClassVar[str] = "room"
+    masks: ClassVar[bool] = True
     rt60_s: float = 0.6
     rooms: int = field(default=16, metadata=DETAIL)
     seed: int = field(default=0, metadata=DETAIL)
@@ -275,6 +281,10 @@ class Gain(Channel):
     @property
     def degrades(self) -> bool:  # a hot microphone clips; a quiet one keeps the voice
         return self.gain_db > 0
+
+    @property
+    def masks(self) -> bool:
+        return self.degrades
 
     @property
     def family(self) -> str:

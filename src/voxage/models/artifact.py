@@ -20,7 +20,6 @@ from voxage.labels import AGE_GROUPS
 from voxage.models.outputs import age_probabilities, softmax, split_outputs
 
 FORMAT = "voxage-model/1"
-AS_RECORDED = "as recorded"  # the channel family of a recording no simulated channel touched
 METADATA_KEY = "voxage"  # the ONNX metadata entry that holds the model's header (ModelArtifact.header)
 
 
@@ -66,41 +65,20 @@ class ModelArtifact:
         """The gender classes the model predicts after its age scores; empty for age-only models."""
         return tuple(self.extra.get("genders", ()))
 
-    @property
-    def checked(self) -> bool:
-        """Whether the model's output carries a familiarity check's score."""
-        return bool(self.kwargs.get("familiarity_check", False))
-
     def probabilities(self, out, temperature: float | None = None) -> Outputs:
         """Model output (batch, width), numpy or torch -> what it says (`Outputs`). Calibrated with the stored
-        temperatures (`temperatures`) unless one is given for every row (1.0: as the network says)."""
-        scores, gender, check, families = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal,
-                                                        len(self.genders), self.checked)
+        temperatures unless one is given for every row (1.0: as the network says): a recording the familiarity
+        check flags has a temperature of its own, fitted on the validation clips it flags."""
+        scores, gender, check = split_outputs(np.asarray(out, dtype=np.float64), self.ordinal, len(self.genders))
         unfamiliar = check[:, 0] > 0 if check.shape[1] else None
-        t = self.temperatures(families, unfamiliar) if temperature is None else temperature
+        t = temperature
+        if t is None:
+            passed = self.extra.get("temperature", 1.0)
+            t = np.full((len(scores), 1), passed)
+            if unfamiliar is not None:
+                t[unfamiliar] = self.extra.get("unfamiliar_temperature", passed)
         return Outputs(age_probabilities(scores, self.ordinal, t), softmax(gender) if gender.shape[1] else None,
                        unfamiliar)
-
-    def temperatures(self, families: np.ndarray, unfamiliar: np.ndarray | None) -> np.ndarray:
-        """(batch, 1) each recording's temperature. With `family_temperatures` (fitted on the validation clips and
-        their channel copies: `voxage.training.fit.calibrate`), a mean of each channel family's log-temperature
-        weighted by how likely the recording came through it, one set for the recordings the familiarity check
-        passes and one for those it flags; otherwise one temperature for each of those two (older models, and
-        files exported without the family probabilities)."""
-        passed = self.extra.get("temperature", 1.0)
-        by_family = self.extra.get("family_temperatures")
-        flagged = np.zeros(len(families), dtype=bool) if unfamiliar is None else unfamiliar
-        if by_family is not None and families.shape[1] == len(self.family_names):
-            log_t = {k: np.log([by_family[k][name] for name in self.family_names]) for k in ("passed", "flagged")}
-            return np.exp(np.where(flagged, families @ log_t["flagged"], families @ log_t["passed"]))[:, None]
-        t = np.full((len(families), 1), passed)
-        t[flagged] = self.extra.get("unfamiliar_temperature", passed)
-        return t
-
-    @property
-    def family_names(self) -> list[str]:
-        """What each channel family probability in the output stands for (`AS_RECORDED` first)."""
-        return [AS_RECORDED, *self.kwargs.get("channel_families", [])]
 
     def header(self) -> dict:
         """Everything but the weights: what a `.pth` and an exported ONNX file both carry."""

@@ -5,7 +5,7 @@ expected calibration error; evaluation reports both, so it lives with the model 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
 from voxage.models.outputs import age_log_probabilities
@@ -27,38 +27,6 @@ def fit_temperature(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray 
         return float(-(picked * w).sum() / w.sum())
 
     return float(np.exp(minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded").x))
-
-
-def fit_temperatures(scores: np.ndarray, labels: np.ndarray, membership: np.ndarray,
-                     weights: np.ndarray | None = None, ordinal: bool = False, prior: float = 20.0) -> np.ndarray:
-    """A temperature that varies from recording to recording: log T = membership @ theta, where each row of
-    `membership` (clips, groups) is how likely the clip belongs to each group and sums to 1 (e.g. the channel
-    family it came through, as the channel compensation reckons, split by whether the familiarity check flags
-    it); fitted by the (weighted) negative log-likelihood like `fit_temperature`. Each theta is pulled towards
-    their mean by `prior` clips' worth of weight, so a group that few validation clips fall in keeps the shared
-    temperature instead of fitting their noise. Returns each group's temperature exp(theta), shape (groups,)."""
-    y, m = np.asarray(labels), np.asarray(membership, dtype=np.float64)
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if len(y) == 0:
-        return np.ones(m.shape[1])
-    log_p = age_log_probabilities(scores, ordinal)
-    w = w / w.sum()
-    strength = prior / len(y)  # `prior` clips of mean weight, per column
-
-    def nll_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = log_p / np.exp(m @ theta)[:, None]
-        log_q = log_softmax(z, axis=1)
-        picked = log_q[np.arange(len(y)), y]
-        # d(-picked) / d(log T) = z_y - E_q[z]: positive (sharpen) where the true group scores above the mean
-        per_row = z[np.arange(len(y)), y] - (np.exp(log_q) * z).sum(1)
-        off = theta - theta.mean()
-        return (float(-(picked * w).sum() + strength * (off**2).sum()),
-                m.T @ (w * per_row) + 2 * strength * off)
-
-    start = np.full(m.shape[1], np.log(fit_temperature(scores, labels, weights, ordinal)))
-    found = minimize(nll_and_gradient, start, jac=True, method="L-BFGS-B",
-                     bounds=[(np.log(0.05), np.log(20.0))] * m.shape[1])
-    return np.exp(found.x)
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None, bins: int = 10) -> dict:

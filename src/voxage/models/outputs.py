@@ -1,7 +1,6 @@
 """What a model's output row means: age scores first (six class logits, or five cumulative logits for an
 ordinal head), then gender logits where the model has a gender output, then the familiarity check's score where
-it has one (above 0: the recording is unlike the speech it was trained on), then, for a model with channel
-compensation, how likely the recording came through each channel family (what its temperature depends on).
+it has one (above 0: the recording is unlike the speech it was trained on).
 
 One place, in numpy, turns them into probabilities, so training, evaluation, calibration, the Predictor and
 ONNX files agree, and prediction needs no torch.
@@ -18,12 +17,11 @@ def age_width(ordinal: bool, classes: int = len(AGE_GROUPS)) -> int:
     return classes - 1 if ordinal else classes
 
 
-def split_outputs(out, ordinal: bool, genders: int, checked: bool = False):
-    """(batch, width) -> (age scores, gender logits (batch, 0 or `genders`), familiarity scores (batch, 0 or 1;
-    1 where `checked`), channel family probabilities (batch, 0 or families + 1)); numpy arrays or torch tensors."""
+def split_outputs(out, ordinal: bool, genders: int):
+    """(batch, width) -> (age scores, gender logits (batch, 0 or `genders`), familiarity scores (batch, 0 or 1));
+    numpy arrays or torch tensors."""
     n = age_width(ordinal)
-    end = n + genders + int(checked)
-    return out[:, :n], out[:, n : n + genders], out[:, n + genders : end], out[:, end:]
+    return out[:, :n], out[:, n : n + genders], out[:, n + genders :]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

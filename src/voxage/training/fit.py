@@ -25,7 +25,7 @@ from voxage.errors import DataError
 from voxage.features.frontends import frontend
 from voxage.labels import GENDERS
 from voxage.models.artifact import ModelArtifact
-from voxage.models.calibration import fit_temperature, fit_temperatures, reliability
+from voxage.models.calibration import fit_temperature, reliability
 from voxage.models.outputs import split_outputs
 from voxage.models.registry import MODELS, build_model, model_input, model_kwargs
 from voxage.training.checkpoint_io import AtomicCheckpointIO
@@ -85,8 +85,10 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
     if cfg.channel_copies and hasattr(MODELS[cfg.model], "fit_familiarity_check"):
         kwargs["familiarity_check"] = True  # it learns what the copies' channels do to the vector
     if cfg.channel_copies and cfg.compensate_channels and hasattr(MODELS[cfg.model], "fit_channel_compensation"):
-        heard = (heard_through(r.key) for s in ("train", "val") for r in splits[s])
-        kwargs["channel_families"] = sorted({c.family for c in heard if c is not None})
+        channels = [c for s in ("train", "val") for r in splits[s] if (c := heard_through(r.key)) is not None]
+        kwargs["channel_families"] = sorted({c.family for c in channels})
+        if cfg.standardize_channels:
+            kwargs["standardized_families"] = sorted({c.family for c in channels if c.masks})
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
         # reference language first: the one with the most clips the model (re)fits on
         kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"] + splits["val"])
@@ -179,15 +181,12 @@ def refit(module: AgeClassifier, state: dict, store, splits: dict[str, list[Row]
 
 
 def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
-    """Temperatures fitted on the validation speakers (same loss weights as training), ECE before and after. With
-    a familiarity check, one temperature for the clips it passes and one for those it flags (clean or copies);
-    with channel compensation as well, one of each per channel family, weighted at prediction by how likely the
-    recording came through it: one temperature for everything the check flagged left English speakers'
-    answers through babble underconfident and others' through pink noise overconfident (docs/robustness.md)."""
+    """Temperature fitted on the validation speakers (same loss weights as training), ECE before and after; with
+    a familiarity check, one temperature for the clips it passes and one for those it flags (clean or copies)."""
     with torch.no_grad():
-        out = artifact.build()(torch.stack([val[i][0] for i in range(len(val))])).numpy()
+        out = artifact.build()(torch.stack([val[i][0] for i in range(len(val))]))
     labels, weights = val.labels.numpy(), val.weights.numpy()
-    scores, _, _, families = split_outputs(out, artifact.ordinal, len(artifact.genders), artifact.checked)
+    scores = split_outputs(out.numpy(), artifact.ordinal, len(artifact.genders))[0]
     unfamiliar = artifact.probabilities(out).unfamiliar
     flagged = unfamiliar if unfamiliar is not None else np.zeros(len(labels), dtype=bool)
     found: dict = {}
@@ -199,12 +198,8 @@ def calibrate(artifact: ModelArtifact, val: CachedClips) -> dict:
     if unfamiliar is not None:
         found.setdefault("unfamiliar_temperature", found["temperature"])
         found["val_unfamiliar_share"] = float(flagged.mean())
-    if families.shape[1]:
-        membership = np.hstack([families * ~flagged[:, None], families * flagged[:, None]])
-        t = fit_temperatures(scores, labels, membership, weights, artifact.ordinal).reshape(2, -1)
-        found["family_temperatures"] = {k: dict(zip(artifact.family_names, map(float, row)))
-                                        for k, row in zip(("passed", "flagged"), t)}
     before = reliability(artifact.probabilities(out, temperature=1.0).age, labels, weights)["ece"]
     after = reliability(replace(artifact, extra={**artifact.extra, **found}).probabilities(out).age, labels,
                         weights)["ece"]
     return {**found, "val_ece_uncalibrated": before, "val_ece": after}
+

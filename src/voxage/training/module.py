@@ -42,7 +42,7 @@ class AgeClassifier(L.LightningModule):
         if stage == "train" and self.hparams.augment:
             x = frontend(self.kind).augment(x)
         ordinal = getattr(self.model, "ordinal", False)
-        age, sex, *_ = split_outputs(self(x), ordinal, getattr(self.model, "genders", 0))
+        age, sex, _ = split_outputs(self(x), ordinal, getattr(self.model, "genders", 0))
         loss = (age_loss(age, y, ordinal) * w).sum() / w.sum()
         predicted = age_probabilities(age.detach().float().cpu().numpy(), ordinal).argmax(1)
         acc = (torch.from_numpy(predicted).to(y.device) == y).float().mean()
