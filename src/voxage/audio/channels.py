@@ -173,6 +173,7 @@ class Noise(Channel):
     `pink` (1/f), or `babble`, a mix of four other speakers' clips (passed as `others`)."""
 
     name: ClassVar[str] = "noise"
+    masks: ClassVar[bool] = True
     snr_db: float = 10.0
     kind: str = "white"
 
@@ -183,8 +184,6 @@ class Noise(Channel):
     @property
     def family(self) -> str:
         return f"{self.name}-{self.kind}"
-
-    masks: ClassVar[bool] = True
 
     @property
     def mixes_voices(self) -> bool:
