@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from voxage.evaluation.crossval import HELD_OUT, fold_ids, fold_splits, protocol
 from voxage.evaluation.evaluate import evaluate_conditions, evaluate_rows
 from voxage.models.artifact import ModelArtifact
 from voxage.models.embed_head import CHANNEL_SCORE_C
+from voxage.models.registry import rebuild_model
 from voxage.training.config import TrainConfig
 from voxage.training.fit import calibrate
 
@@ -53,49 +53,13 @@ class Variant:
     unfamiliar_temperature: float | None = None
     recalibrate: bool = False  # temperatures refit on validation speakers, as training fits them
     scaled: tuple[str, ...] | None = None  # the families `strength` acts on; None: all
-    standardize: bool = False  # `standardized_compensation`
+    standardize: bool = False  # `EmbedHead(standardized_families=...)`, what --standardize-channels trains
     standardized: tuple[str, ...] | None = None  # the families it standardises; None: all
 
     def scale(self, model) -> None:
         """The fitted displacements of `scaled` (or all) families times `strength`, in place."""
         rows = [i + 1 for i, f in enumerate(model.channel_families) if self.scaled is None or f in self.scaled]
         model.family_shift[rows] *= self.strength
-
-
-@contextmanager
-def standardized_compensation(x: np.ndarray, families: list[str | None], weights: np.ndarray, names: list[str],
-                              only: tuple[str, ...] | None = None):
-    """Every EmbedHead built inside compensates by each family's mean *and* spread (per dimension, fitted on x):
-    x -> sum_f p_f(x) (mean_clean + (x - mean_f) * sd_clean / sd_f), undoing the shrinkage of the voice's own part
-    that noise and rooms cause, not only their displacement; families outside `only` keep the displacement alone.
-    A class patch, as the scorers build their own heads."""
-    import torch
-
-    from voxage.models.embed_head import EmbedHead
-
-    code_of = {None: 0, **{f: i + 1 for i, f in enumerate(names)}}
-    codes = np.array([code_of[f] for f in families])
-    w = np.asarray(weights, dtype=np.float64)
-    stats = []
-    for k in range(len(code_of)):
-        rows, wk = x[codes == k].astype(np.float64), w[codes == k]
-        mean = (rows * wk[:, None]).sum(0) / wk.sum()
-        stats.append((mean, np.sqrt(((rows - mean) ** 2 * wk[:, None]).sum(0) / wk.sum()) + 1e-4))
-    mean = torch.tensor(np.stack([m for m, _ in stats]), dtype=torch.float32)
-    gain = torch.tensor(np.stack([stats[0][1] / sd if k == 0 or only is None or names[k - 1] in only
-                                  else np.ones_like(sd) for k, (_, sd) in enumerate(stats)]), dtype=torch.float32)
-    plain = EmbedHead.compensate
-
-    def compensate(self, v):
-        p = self.family_probabilities(v)  # (batch, families + 1)
-        each = mean[0] + (v[:, None, :] - mean[None]) * gain[None]  # (batch, families + 1, dim)
-        return (p[:, :, None] * each).sum(1)
-
-    EmbedHead.compensate = compensate
-    try:
-        yield
-    finally:
-        EmbedHead.compensate = plain
 
 
 def pre_refit_state(fold_dir: Path) -> dict:
@@ -120,7 +84,8 @@ def main() -> None:
                     help="comma-separated temperatures for the recordings the familiarity check flags")
     ap.add_argument("--recalibrate", action="store_true",
                     help="refit the temperatures of --strength and --standardize variants as training does")
-    ap.add_argument("--standardize", action="store_true", help="also score `standardized_compensation`")
+    ap.add_argument("--standardize", action="store_true",
+                    help="also score the compensation that --standardize-channels trains")
     ap.add_argument("--standardize-families", default="", help="comma-separated families it acts on (default: all)")
     ap.add_argument("--as-trained", action="store_true", help="also score the kept models as they are")
     ap.add_argument("--seeds", default="0,1,2")
@@ -169,27 +134,28 @@ def main() -> None:
                 out = args.out / v.name / f"seed-{seed}" / f"fold-{f}.json"
                 if out.is_file():
                     continue
-                model.fit_channel_compensation(x, families, weights, c=v.c)
-                v.scale(model)
-                variant = replace(artifact, state_dict={k: t.clone() for k, t in model.state_dict().items()})
-                patched = (standardized_compensation(x, families, weights, model.channel_families, v.standardized)
-                           if v.standardize
-                           else nullcontext())
-                with patched:
-                    if v.unfamiliar_temperature is not None:
-                        variant.extra = {**artifact.extra, "unfamiliar_temperature": v.unfamiliar_temperature}
-                    if v.recalibrate:  # as training does: the model before its refit, on validation speakers
-                        before = replace(artifact, state_dict=pre_refit_state(fold_dir))
-                        network = before.build()
-                        v.scale(network)
-                        before.state_dict = network.state_dict()
-                        val = splits["val"] + copy_rows(splits["val"], cfg.channel_copies)
-                        store_before = aligned_store(store, network, val)
-                        variant.extra = {**artifact.extra, **calibrate(before, CachedClips(store_before, val,
-                                                                                           cfg.weighting))}
-                    scored = {CLEAN: compact(evaluate_rows(variant, args.work, splits["test"], with_probs=True)),
-                              **evaluate_conditions(variant, args.work, splits["test"], conditions, every),
-                              HELD_OUT: compact(evaluate_rows(variant, args.work, held, with_probs=True))}
+                kwargs = artifact.kwargs
+                if v.standardize:  # the same head with the spread of these families undone as well
+                    kwargs = {**kwargs, "standardized_families": list(v.standardized or model.channel_families)}
+                network = rebuild_model(artifact.name, kwargs)
+                network.load_state_dict(model.state_dict(), strict=False)  # the standardized buffers are fitted
+                network.fit_channel_compensation(x, families, weights, c=v.c)
+                v.scale(network)
+                variant = replace(artifact, kwargs=kwargs, state_dict=network.state_dict())
+                if v.unfamiliar_temperature is not None:
+                    variant.extra = {**artifact.extra, "unfamiliar_temperature": v.unfamiliar_temperature}
+                if v.recalibrate:  # as training does: the model before its refit, on validation speakers
+                    before = rebuild_model(artifact.name, kwargs)
+                    standardized = {k: t for k, t in variant.state_dict.items() if k in ("family_gain", "clean_mean")}
+                    before.load_state_dict({**pre_refit_state(fold_dir), **standardized})
+                    v.scale(before)
+                    val = splits["val"] + copy_rows(splits["val"], cfg.channel_copies)
+                    calibrated = calibrate(replace(variant, state_dict=before.state_dict()),
+                                           CachedClips(aligned_store(store, before, val), val, cfg.weighting))
+                    variant.extra = {**artifact.extra, **calibrated}
+                scored = {CLEAN: compact(evaluate_rows(variant, args.work, splits["test"], with_probs=True)),
+                          **evaluate_conditions(variant, args.work, splits["test"], conditions, every),
+                          HELD_OUT: compact(evaluate_rows(variant, args.work, held, with_probs=True))}
                 out.parent.mkdir(parents=True, exist_ok=True)  # each answer kept, for the ECE of pooled folds
                 out.write_text(json.dumps({"seed": seed, "keys": [r.key for r in splits["test"]], **scored}))
                 print(f"seed {seed} fold {f} {v.name}", flush=True)
