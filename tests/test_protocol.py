@@ -14,7 +14,7 @@ import pytest
 from voxage.cli import main
 from voxage.data.manifest import read_manifest
 from voxage.data.synthetic import SyntheticConfig, make_corpus
-from voxage.evaluation.crossval import HELD_OUT
+from voxage.evaluation.crossval import HELD_OUT, write_report
 from voxage.labels import AGE_GROUPS
 
 CONDITIONS = ["phone:codec=mulaw", "noise:snr_db=5,kind=babble"]
@@ -77,6 +77,11 @@ def test_crossval_scores_each_condition_and_the_held_out_corpus(two_corpora, tmp
     assert "noise:snr_db=5,kind=babble" in table and f"{HELD_OUT} ({studio})" in table
     assert "mean over clean and the 2 channels" in table
     assert (out / f"conditions-{tag}-embed.png").stat().st_size > 5000
+    redrawn = tmp_path / "redrawn"  # a kept report redraws its table and plots without its folds
+    redrawn.mkdir()
+    write_report(summary, redrawn, tag)
+    assert (redrawn / f"crossval-{tag}.md").read_text() == table
+    assert {p.name for p in redrawn.glob("*.png")} == {p.name for p in out.glob("*.png")}
     # A condition asked for later is scored with the folds' kept models: no fold is trained again.
     trained_at = (fold / "model.pth").stat().st_mtime_ns
     assert main([*args, "--conditions", *CONDITIONS, "gain:gain_db=-30"]) == 0
@@ -211,8 +216,8 @@ def test_channel_compensation_moves_training_copies_back_towards_their_clean_cli
     assert after < 0.9 * before  # (0.84 here: on a toy corpus's 150 clips the family probabilities stay soft)
 
 
-def test_standardize_channels_is_a_setting_the_model_file_and_its_onnx_graph_carry(two_corpora, synthetic_corpus,
-                                                                                   tmp_path):
+def test_standardized_channels_are_the_default_and_the_model_file_and_its_onnx_graph_carry_them(
+        two_corpora, synthetic_corpus, tmp_path):
     from voxage import Predictor
     from voxage.models.artifact import ModelArtifact
     from voxage.models.onnx_export import export_onnx
@@ -220,7 +225,7 @@ def test_standardize_channels_is_a_setting_the_model_file_and_its_onnx_graph_car
     work, _ = two_corpora
     run = tmp_path / "run"
     assert main(["train", str(work), "--model", "embed", "--epochs", "1", "--channel-copies", "2",
-                 "--standardize-channels", "--run-dir", str(run), "--quiet"]) == 0
+                 "--run-dir", str(run), "--quiet"]) == 0
     artifact = ModelArtifact.load(run / "model.pth")
     masking = {"noise-white", "noise-pink", "noise-babble", "room", "gain-hot"}  # not the line, codecs, quiet mic
     assert set(artifact.kwargs["standardized_families"]) == masking & set(artifact.kwargs["channel_families"])

@@ -176,6 +176,13 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                "test_clips": sum(1 for r in rows if tested(r, test_corpus)),
                "test_speakers": len({r.speaker for r in rows if tested(r, test_corpus)}),
                "models": results}
+    write_report(summary, out_dir, tag)
+    return summary
+
+
+def write_report(summary: dict, out_dir: Path, tag: str) -> None:
+    """The JSON, its table and the plots; the plots come from the JSON alone, so a kept report can be redrawn."""
+    k, method, test_corpus, results = summary["folds"], summary["method"], summary["test_corpus"], summary["models"]
     write_json_atomic(out_dir / f"crossval-{tag}.json", summary)
     write_text_atomic(out_dir / f"crossval-{tag}.md", format_table(summary) + "\n")
     for model, r in results.items():
@@ -192,7 +199,6 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                      out_dir / f"recall-{tag}.png",
                      f"Per-class recall, {k}-fold {'speaker-grouped' if method == 'speaker' else 'per-clip'} CV"
                      + (f", test speakers from {test_corpus}" if test_corpus else ""))
-    return summary
 
 
 def score_protocol(report: dict, fold_dir: Path, work_dir: Path, test: list[Row], conditions: list[str],

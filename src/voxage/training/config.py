@@ -46,7 +46,7 @@ class TrainConfig:
     compensate_channels: bool = field(default=True, metadata={
         "help": "with channel copies, an embed model also learns the displacement each channel family causes in "
                 "its vector and takes the expected one off"})
-    standardize_channels: bool = field(default=False, metadata={
+    standardize_channels: bool = field(default=True, metadata={
         "help": "with channel compensation, also undo the spread that noise, rooms and clipping take from the "
                 "voice's own part of the vector (each family's per-dimension spread brought back to clean speech's)"})
     unfamiliar_rate: float = field(default=0.05, metadata={
