@@ -34,7 +34,7 @@ def main() -> None:
             e = runs[n]["models"][a.model]["conditions"].get(c)
             cells.append("-" if e is None else
                          f"{e['balanced_accuracy_mean']:.3f} ± {e['balanced_accuracy_std']:.3f} "
-                         f"({e['kept_of_clean']:.0%}) / {e['off_by_one_accuracy_mean']:.3f} / "
+                         f"({e['kept_of_clean']:.1%}) / {e['off_by_one_accuracy_mean']:.3f} / "
                          f"{e.get('ece_pooled_mean', e['ece_mean']):.3f} / "
                          f"{e['largest_answer_share_mean']:.2f}")
         print(f"| {f'{HELD_OUT} ({held})' if c == HELD_OUT else c} | " + " | ".join(cells) + " |")

@@ -333,7 +333,7 @@ def format_conditions(model: str, conditions: dict[str, dict], summary: dict) ->
         e, name = conditions[c], f"{HELD_OUT} ({held})" if c == HELD_OUT else c
         lines.append(f"| {name} | {e['balanced_accuracy_mean']:.3f} ± {e['balanced_accuracy_std']:.3f} | "
                      f"{' / '.join(f'{x:.3f}' for x in e['balanced_accuracy_per_seed'])} | "
-                     f"{e['kept_of_clean']:.0%} | {e['off_by_one_accuracy_mean']:.3f} ± "
+                     f"{e['kept_of_clean']:.1%} | {e['off_by_one_accuracy_mean']:.3f} ± "
                      f"{e['off_by_one_accuracy_std']:.3f} | {e['ece_mean']:.3f} / {e['ece_pooled_mean']:.3f} | "
                      f"{e['largest_answer_share_mean']:.2f} |" + (f" {e['unfamiliar_share_mean']:.0%} |"
                                                                    if checked else ""))
