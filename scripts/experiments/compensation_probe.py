@@ -7,6 +7,7 @@ compensation acts at prediction only), so a variant costs about 30 s a fold.
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --c 0.001,0.01,0.1 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --strength 1.5,2 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --unfamiliar-temperature 0.66,1 --seeds 0
+    .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --gain-power 0.5,1.5 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --as-trained --strength 1.5 \
         --strength-families noise-white,noise-babble,room --standardize --seeds 0
 
@@ -55,6 +56,7 @@ class Variant:
     scaled: tuple[str, ...] | None = None  # the families `strength` acts on; None: all
     standardize: bool = False  # `EmbedHead(standardized_families=...)`, what --standardize-channels trains
     standardized: tuple[str, ...] | None = None  # the families it standardises; None: all
+    gain_power: float = 1.0  # the standardized families' spread ratios to this power: 0 undoes none, 1 all of it
 
     def scale(self, model) -> None:
         """The fitted displacements of `scaled` (or all) families times `strength`, in place."""
@@ -87,6 +89,8 @@ def main() -> None:
     ap.add_argument("--standardize", action="store_true",
                     help="also score the compensation that --standardize-channels trains")
     ap.add_argument("--standardize-families", default="", help="comma-separated families it acts on (default: all)")
+    ap.add_argument("--gain-power", default="",
+                    help="comma-separated powers on a standardized model's spread ratios (1: as trained)")
     ap.add_argument("--as-trained", action="store_true", help="also score the kept models as they are")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
@@ -102,7 +106,9 @@ def main() -> None:
         for s in filter(None, args.strength.split(","))] + [
         Variant(f"unfamiliar-t{t}", unfamiliar_temperature=float(t))
         for t in filter(None, args.unfamiliar_temperature.split(","))] + (
-        [Variant("as-trained")] if args.as_trained else []) + (
+        [Variant("as-trained")] if args.as_trained else []) + [
+        Variant(f"gain-power{g}", gain_power=float(g), recalibrate=args.recalibrate)
+        for g in filter(None, args.gain_power.split(","))] + (
         [Variant("standardized" + standardized_name, standardize=True, recalibrate=args.recalibrate,
                  standardized=standardized)] if args.standardize else [])
     cache, every = load_work_dir(args.work)
@@ -141,6 +147,8 @@ def main() -> None:
                 network.load_state_dict(model.state_dict(), strict=False)  # the standardized buffers are fitted
                 network.fit_channel_compensation(x, families, weights, c=v.c)
                 v.scale(network)
+                if v.gain_power != 1:
+                    network.family_gain.pow_(v.gain_power)
                 variant = replace(artifact, kwargs=kwargs, state_dict=network.state_dict())
                 if v.unfamiliar_temperature is not None:
                     variant.extra = {**artifact.extra, "unfamiliar_temperature": v.unfamiliar_temperature}
