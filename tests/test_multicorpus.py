@@ -249,6 +249,13 @@ def test_channel_compensation_takes_a_channels_displacement_off_the_vector():
     with torch.no_grad():
         taken = {f: (torch.from_numpy(v) - head.compensate(torch.from_numpy(v))).mean(0) for f, v in copies.items()}
     assert torch.allclose(taken["phone"], taken["room"], atol=0.05)
+    # a family with a strength of its own moves back by that share of its displacement, the others by all of it
+    partial = EmbedHead(in_dim=8, channel_families=sorted(shift), family_strengths={"phone": 0.75})
+    partial.fit_channel_compensation(x, families, np.ones(len(x)), c=10.0)
+    with torch.no_grad():
+        for f, share in (("phone", 0.75), ("room", 1.0)):
+            taken = (torch.from_numpy(copies[f]) - partial.compensate(torch.from_numpy(copies[f]))).mean(0)
+            assert torch.allclose(taken, torch.from_numpy(share * shift[f]).float(), atol=0.1), f
 
 
 def test_standardized_compensation_undoes_the_shrinkage_a_masking_channel_causes():

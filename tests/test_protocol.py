@@ -16,6 +16,7 @@ from voxage.data.manifest import read_manifest
 from voxage.data.synthetic import SyntheticConfig, make_corpus
 from voxage.evaluation.crossval import HELD_OUT, write_report
 from voxage.labels import AGE_GROUPS
+from voxage.training.config import TrainConfig
 
 CONDITIONS = ["phone:codec=mulaw", "noise:snr_db=5,kind=babble"]
 
@@ -230,6 +231,7 @@ def test_standardized_channels_are_the_default_and_the_model_file_and_its_onnx_g
     masking = {"noise-white", "noise-pink", "noise-babble", "room", "gain-hot"}  # not the line, codecs, quiet mic
     assert set(artifact.kwargs["standardized_families"]) == masking & set(artifact.kwargs["channel_families"])
     assert "room" in artifact.kwargs["standardized_families"] and (artifact.state_dict["family_gain"] != 1).any()
+    assert artifact.kwargs["family_strengths"] == {"phone": TrainConfig().phone_displacement}
     clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
     eager, exported = Predictor(run / "model.pth"), Predictor(export_onnx(artifact, tmp_path / "m.onnx"))
     a, b = eager.predict(clip), exported.predict(clip)

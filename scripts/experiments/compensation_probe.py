@@ -59,9 +59,12 @@ class Variant:
     gain_power: float = 1.0  # the standardized families' spread ratios to this power: 0 undoes none, 1 all of it
 
     def scale(self, model) -> None:
-        """The fitted displacements of `scaled` (or all) families times `strength`, in place."""
-        rows = [i + 1 for i, f in enumerate(model.channel_families) if self.scaled is None or f in self.scaled]
-        model.family_shift[rows] *= self.strength
+        """`strength` of the full fitted displacement of `scaled` (or all) families taken off, in place, whatever
+        share the model was trained to take (`EmbedHead.family_strengths`, e.g. `voxage train
+        --phone-displacement`)."""
+        for i, f in enumerate(model.channel_families):
+            if self.scaled is None or f in self.scaled:
+                model.family_shift[i + 1] *= self.strength / model.family_strengths.get(f, 1.0)
 
 
 def pre_refit_state(fold_dir: Path) -> dict:
@@ -79,7 +82,8 @@ def main() -> None:
     ap.add_argument("run", type=Path)
     ap.add_argument("out", type=Path)
     ap.add_argument("--c", default="", help="comma-separated classifier strengths (inverse L2)")
-    ap.add_argument("--strength", default="", help="comma-separated factors on the fitted displacements")
+    ap.add_argument("--strength", default="",
+                    help="comma-separated shares of the fitted displacements taken off (1: all of it)")
     ap.add_argument("--strength-families", default="",
                     help="comma-separated channel families whose displacements --strength scales (default: all)")
     ap.add_argument("--unfamiliar-temperature", default="",

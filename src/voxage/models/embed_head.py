@@ -36,7 +36,7 @@ class EmbedHead(nn.Module):
                  genders: int = len(GENDERS), ordinal: bool = True, frames_scale: float = 0.5,
                  languages: list[str] | None = None, threshold_smoothing: float = 1.0, familiarity_check: bool = False,
                  input_clip: float = 3.0, channel_families: list[str] | None = None,
-                 standardized_families: list[str] | None = None):
+                 standardized_families: list[str] | None = None, family_strengths: dict[str, float] | None = None):
         super().__init__()
         self.ordinal = ordinal
         # Feature scaling learned from the training split and saved with the weights.
@@ -84,6 +84,8 @@ class EmbedHead(nn.Module):
             self.register_buffer("family_weight", torch.zeros(families, in_dim))
             self.register_buffer("family_bias", torch.zeros(families))
             self.register_buffer("family_shift", torch.zeros(families, in_dim))
+        # family_strengths: the share of a family's fitted displacement taken off (1 where not named)
+        self.family_strengths = dict(family_strengths or {})
         # standardized_families (of channel_families): those whose spread is undone as well (`compensate`)
         self.standardized_families = list(standardized_families or [])
         if self.standardized_families:
@@ -185,7 +187,8 @@ class EmbedHead(nn.Module):
         forward pass in eval mode takes the expected displacement off, so a phone-line voice lands nearer where the
         same voice lies clean. Taken off a trained head's test vectors (one fold), off-by-one rose by 0.03-0.10
         through phone lines, noise and rooms, with the true family and with the fitted probabilities alike
-        (docs/robustness.md). `c`: the regression's inverse L2 strength (0.001-0.1 score alike: docs/experiments.md)."""
+        (docs/robustness.md). `c`: the regression's inverse L2 strength (0.001-0.1 score alike: docs/experiments.md).
+        A family in `family_strengths` moves back by that share of its displacement only."""
         code_of = {None: 0, **{f: i + 1 for i, f in enumerate(self.channel_families)}}
         codes = np.array([code_of[f] for f in families])
         sums, mass = _weighted_sums(x, codes, np.asarray(weights, dtype=np.float64), len(code_of))
@@ -204,7 +207,8 @@ class EmbedHead(nn.Module):
         weight[classes], bias[classes] = coef, intercept
         self.family_weight.copy_(torch.from_numpy(weight).float())
         self.family_bias.copy_(torch.from_numpy(bias).float())
-        self.family_shift.copy_(torch.from_numpy(means - means[0]).float())
+        strength = np.array([1.0, *(self.family_strengths.get(f, 1.0) for f in self.channel_families)])
+        self.family_shift.copy_(torch.from_numpy((means - means[0]) * strength[:, None]).float())
 
     def family_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, families + 1): how likely the vector as heard came through each channel family (column 0: as

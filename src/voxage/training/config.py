@@ -49,6 +49,9 @@ class TrainConfig:
     standardize_channels: bool = field(default=True, metadata={
         "help": "with channel compensation, also undo the spread that noise, rooms and clipping take from the "
                 "voice's own part of the vector (each family's per-dimension spread brought back to clean speech's)"})
+    phone_displacement: float = field(default=0.75, metadata={
+        "help": "with channel compensation, the share of the phone line's fitted displacement taken off (1: all; "
+                "less keeps some of what the line took, since the head also learnt to hear through it)"})
     unfamiliar_rate: float = field(default=0.05, metadata={
         "help": "with channel copies, an embed model also learns to tell recordings unlike its clean training speech "
                 "(answered reliable: false, with a temperature of their own); this share of the validation "
@@ -75,6 +78,8 @@ class TrainConfig:
             raise ConfigError("need lr > 0 and weight_decay >= 0")
         if (self.patience is not None and self.patience < 0) or self.num_workers < 0 or self.channel_copies < 0:
             raise ConfigError("patience, num_workers and channel_copies cannot be negative")
+        if not 0 <= self.phone_displacement <= 2:
+            raise ConfigError(f"phone_displacement must lie between 0 and 2, got {self.phone_displacement}")
         if not 0 < self.unfamiliar_rate < 1:
             raise ConfigError(f"unfamiliar_rate must lie between 0 and 1, got {self.unfamiliar_rate}")
 
