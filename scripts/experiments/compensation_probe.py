@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from voxage.audio.channels import Noise, Room
 from voxage.data.dataset import CachedClips, read_all
 from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_through, with_copies
 from voxage.data.weights import sample_weights
@@ -57,6 +58,7 @@ class Variant:
     standardize: bool = False  # `EmbedHead(standardized_families=...)`, what --standardize-channels trains
     standardized: tuple[str, ...] | None = None  # the families it standardises; None: all
     gain_power: float = 1.0  # the standardized families' spread ratios to this power: 0 undoes none, 1 all of it
+    banded: bool = False  # rooms and noise split into two families each by strength (`banded_family`)
 
     def scale(self, model) -> None:
         """`strength` of the full fitted displacement of `scaled` (or all) families taken off, in place, whatever
@@ -65,6 +67,16 @@ class Variant:
         for i, f in enumerate(model.channel_families):
             if self.scaled is None or f in self.scaled:
                 model.family_shift[i + 1] *= self.strength / model.family_strengths.get(f, 1.0)
+
+
+def banded_family(channel) -> str:
+    """A channel's family with rooms and noise split by strength: a long room (RT60 0.55 s or more) and loud noise
+    (SNR under 15 dB) each move and shrink the vector more than a short room or soft noise."""
+    if isinstance(channel, Room):
+        return f"{channel.family}-{'long' if channel.rt60_s >= 0.55 else 'short'}"
+    if isinstance(channel, Noise):
+        return f"{channel.family}-{'loud' if channel.snr_db < 15 else 'soft'}"
+    return channel.family
 
 
 def pre_refit_state(fold_dir: Path) -> dict:
@@ -96,6 +108,8 @@ def main() -> None:
     ap.add_argument("--gain-power", default="",
                     help="comma-separated powers on a standardized model's spread ratios (1: as trained)")
     ap.add_argument("--as-trained", action="store_true", help="also score the kept models as they are")
+    ap.add_argument("--banded", action="store_true",
+                    help="also score rooms and noise split into two families each by strength (recalibrated)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--test-corpus")
@@ -110,7 +124,8 @@ def main() -> None:
         for s in filter(None, args.strength.split(","))] + [
         Variant(f"unfamiliar-t{t}", unfamiliar_temperature=float(t))
         for t in filter(None, args.unfamiliar_temperature.split(","))] + (
-        [Variant("as-trained")] if args.as_trained else []) + [
+        [Variant("as-trained")] if args.as_trained else []) + (
+        [Variant("banded", banded=True, recalibrate=True)] if args.banded else []) + [
         Variant(f"gain-power{g}", gain_power=float(g), recalibrate=args.recalibrate)
         for g in filter(None, args.gain_power.split(","))] + (
         [Variant("standardized" + standardized_name, standardize=True, recalibrate=args.recalibrate,
@@ -138,7 +153,11 @@ def main() -> None:
             x = read_all(store, fitted_on)
             shifts = aligned_store(store, model, fitted_on).shifts
             x += np.stack([shifts[r.key] for r in fitted_on])
-            families = [None if (c := heard_through(r.key)) is None else c.family for r in fitted_on]
+            channels = [heard_through(r.key) for r in fitted_on]
+            families = [None if c is None else c.family for c in channels]
+            banded = [None if c is None else banded_family(c) for c in channels]
+            # fitted_on is training then validation clips, as recorded and then per copy
+            in_train = np.tile([True] * len(splits["train"]) + [False] * len(splits["val"]), 1 + cfg.channel_copies)
             weights = sample_weights(fitted_on, cfg.weighting)
             for v in variants:
                 out = args.out / v.name / f"seed-{seed}" / f"fold-{f}.json"
@@ -147,9 +166,14 @@ def main() -> None:
                 kwargs = artifact.kwargs
                 if v.standardize:  # the same head with the spread of these families undone as well
                     kwargs = {**kwargs, "standardized_families": list(v.standardized or model.channel_families)}
+                fitted = ("family_", "clean_mean") if v.banded else ()  # refit below, of another shape
+                if v.banded:
+                    kwargs = {**kwargs, "channel_families": sorted({f for f in banded if f}), "standardized_families":
+                              sorted({b for b, c in zip(banded, channels) if c is not None and c.masks})}
                 network = rebuild_model(artifact.name, kwargs)
-                network.load_state_dict(model.state_dict(), strict=False)  # the standardized buffers are fitted
-                network.fit_channel_compensation(x, families, weights, c=v.c)
+                network.load_state_dict({k: t for k, t in model.state_dict().items() if not k.startswith(fitted)},
+                                        strict=False)  # the standardized buffers are fitted
+                network.fit_channel_compensation(x, banded if v.banded else families, weights, c=v.c)
                 v.scale(network)
                 if v.gain_power != 1:
                     network.family_gain.pow_(v.gain_power)
@@ -159,7 +183,11 @@ def main() -> None:
                 if v.recalibrate:  # as training does: the model before its refit, on validation speakers
                     before = rebuild_model(artifact.name, kwargs)
                     standardized = {k: t for k, t in variant.state_dict.items() if k in ("family_gain", "clean_mean")}
-                    before.load_state_dict({**pre_refit_state(fold_dir), **standardized})
+                    before.load_state_dict({**{k: t for k, t in pre_refit_state(fold_dir).items()
+                                                  if not k.startswith(fitted)}, **standardized}, strict=not v.banded)
+                    if v.banded:  # as training fits it before the refit: on the training clips and copies
+                        before.fit_channel_compensation(x[in_train], [b for b, t in zip(banded, in_train) if t],
+                                                        weights[in_train], c=v.c)
                     v.scale(before)
                     val = splits["val"] + copy_rows(splits["val"], cfg.channel_copies)
                     calibrated = calibrate(replace(variant, state_dict=before.state_dict()),
