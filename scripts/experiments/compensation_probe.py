@@ -51,7 +51,7 @@ from voxage.training.fit import calibrate
 class Variant:
     name: str
     c: float = CHANNEL_SCORE_C
-    strength: float = 1.0
+    strength: float | None = None  # None: as trained
     unfamiliar_temperature: float | None = None
     recalibrate: bool = False  # temperatures refit on validation speakers, as training fits them
     scaled: tuple[str, ...] | None = None  # the families `strength` acts on; None: all
@@ -64,7 +64,7 @@ class Variant:
         """`strength` of the full fitted displacement of `scaled` (or all) families taken off, in place, whatever
         share the model was trained to take (`EmbedHead.family_strengths`, e.g. `voxage train
         --phone-displacement`)."""
-        for i, f in enumerate(model.channel_families):
+        for i, f in enumerate(model.channel_families if self.strength is not None else ()):
             if self.scaled is None or f in self.scaled:
                 model.family_shift[i + 1] *= self.strength / model.family_strengths.get(f, 1.0)
 
