@@ -20,8 +20,9 @@ and the 14 channels by at most 0.0015 (0.3025 / 0.3012 / 0.3010); displacements 
 accuracy for off-by-one (-0.004 / +0.021 and -0.010 / +0.039: answers pulled towards the middle groups), so
 neither is bundled (docs/experiments.md). On voxage 0.10's run (seed 0): standardizing the masking families
 (`--standardize --standardize-families noise-white,noise-pink,noise-babble,room,gain-hot`, what `voxage train
---standardize-channels` does) lifts the mean 0.3065 -> 0.3092 (all languages) and 0.3163 -> 0.3233 (English). On voxage 0.12's run (15 folds):
-the phone line's share 0.6-1 and `--banded` (docs/experiments.md, "Since voxage 0.12").
+--standardize-channels` does) lifts the mean 0.3065 -> 0.3092 (all languages) and 0.3163 -> 0.3233 (English).
+On voxage 0.12's run (15 folds): the phone line's share 0.6-1 and `--banded` (docs/experiments.md, "Since voxage
+0.12").
 """
 
 from __future__ import annotations
