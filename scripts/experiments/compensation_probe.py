@@ -60,7 +60,7 @@ class Variant:
     standardize: bool = False  # `EmbedHead(standardized_families=...)`, what --standardize-channels trains
     standardized: tuple[str, ...] | None = None  # the families it standardises; None: all
     gain_power: float = 1.0  # the standardized families' spread ratios to this power: 0 undoes none, 1 all of it
-    banded: bool = False  # rooms and noise split into two families each by strength (`banded_family`)
+    banded: tuple[str, ...] = ()  # these channels (`room`, `noise`) split into two families by strength
 
     def scale(self, model) -> None:
         """`strength` of the full fitted displacement of `scaled` (or all) families taken off, in place, whatever
@@ -71,12 +71,13 @@ class Variant:
                 model.family_shift[i + 1] *= self.strength / model.family_strengths.get(f, 1.0)
 
 
-def banded_family(channel) -> str:
-    """A channel's family with rooms and noise split by strength: a long room (RT60 0.55 s or more) and loud noise
-    (SNR under 15 dB) each move and shrink the vector more than a short room or soft noise."""
-    if isinstance(channel, Room):
+def banded_family(channel, split: tuple[str, ...] = ("room", "noise")) -> str:
+    """A channel's family with rooms and noise (those named in `split`) split by strength: a long room (RT60 0.55 s
+    or more) and loud noise (SNR under 15 dB) each move and shrink the vector more than a short room or soft
+    noise."""
+    if isinstance(channel, Room) and channel.name in split:
         return f"{channel.family}-{'long' if channel.rt60_s >= 0.55 else 'short'}"
-    if isinstance(channel, Noise):
+    if isinstance(channel, Noise) and channel.name in split:
         return f"{channel.family}-{'loud' if channel.snr_db < 15 else 'soft'}"
     return channel.family
 
@@ -110,8 +111,9 @@ def main() -> None:
     ap.add_argument("--gain-power", default="",
                     help="comma-separated powers on a standardized model's spread ratios (1: as trained)")
     ap.add_argument("--as-trained", action="store_true", help="also score the kept models as they are")
-    ap.add_argument("--banded", action="store_true",
-                    help="also score rooms and noise split into two families each by strength (recalibrated)")
+    ap.add_argument("--banded", nargs="?", const="room,noise", default="",
+                    help="also score these channels (default room,noise) split into two families each by strength "
+                         "(recalibrated)")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--test-corpus")
@@ -127,7 +129,8 @@ def main() -> None:
         Variant(f"unfamiliar-t{t}", unfamiliar_temperature=float(t))
         for t in filter(None, args.unfamiliar_temperature.split(","))] + (
         [Variant("as-trained")] if args.as_trained else []) + (
-        [Variant("banded", banded=True, recalibrate=True)] if args.banded else []) + [
+        [Variant("banded" + ("" if args.banded == "room,noise" else "-" + args.banded.replace(",", "+")),
+                 banded=tuple(args.banded.split(",")), recalibrate=True)] if args.banded else []) + [
         Variant(f"gain-power{g}", gain_power=float(g), recalibrate=args.recalibrate)
         for g in filter(None, args.gain_power.split(","))] + (
         [Variant("standardized" + standardized_name, standardize=True, recalibrate=args.recalibrate,
@@ -157,7 +160,6 @@ def main() -> None:
             x += np.stack([shifts[r.key] for r in fitted_on])
             channels = [heard_through(r.key) for r in fitted_on]
             families = [None if c is None else c.family for c in channels]
-            banded = [None if c is None else banded_family(c) for c in channels]
             # fitted_on is training then validation clips, as recorded and then per copy
             in_train = np.tile([True] * len(splits["train"]) + [False] * len(splits["val"]), 1 + cfg.channel_copies)
             weights = sample_weights(fitted_on, cfg.weighting)
@@ -165,6 +167,7 @@ def main() -> None:
                 out = args.out / v.name / f"seed-{seed}" / f"fold-{f}.json"
                 if out.is_file():
                     continue
+                banded = [None if c is None else banded_family(c, v.banded) for c in channels]
                 kwargs = artifact.kwargs
                 if v.standardize:  # the same head with the spread of these families undone as well
                     kwargs = {**kwargs, "standardized_families": list(v.standardized or model.channel_families)}
