@@ -68,7 +68,10 @@ class Variant:
         --phone-displacement`)."""
         for i, f in enumerate(model.channel_families if self.strength is not None else ()):
             if self.scaled is None or f in self.scaled:
-                model.family_shift[i + 1] *= self.strength / model.family_strengths.get(f, 1.0)
+                trained = model.family_strengths.get(f, 1.0)
+                if trained == 0:  # nothing kept to rescale
+                    raise SystemExit(f"{f}: the model was trained to take none of its displacement off")
+                model.family_shift[i + 1] *= self.strength / trained
 
 
 def banded_family(channel, split: tuple[str, ...] = ("room", "noise")) -> str:
