@@ -1,10 +1,12 @@
 """Each simulated channel does what its name says, on a generated voice: the asked SNR, the phone band, the room's
 decay, the gain, the codec; the length kept; the same seed the same output."""
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
-from voxage.audio.channels import CHANNELS, g711_compress, g711_expand, parse_channel, room_impulse_responses
+from voxage.audio.channels import CHANNELS, Noise, g711_compress, g711_expand, parse_channel, room_impulse_responses
 from voxage.data.synthetic import synth_voice
 from voxage.errors import ConfigError
 
@@ -123,6 +125,11 @@ def test_training_copies_draw_every_family_at_varied_strengths_repeatably():
     assert {c.name for c in drawn} == {"phone", "noise", "room", "gain", "mp3", "gsm"}
     snrs = {c.snr_db for c in drawn if c.name == "noise"}
     assert len(snrs) > 20 and 5 <= min(snrs) and max(snrs) <= 25
+    # loud and soft noise are families of their own, each drawn often enough to fit its displacement
+    noise_families = Counter(c.family for c in drawn if c.name == "noise")
+    assert set(noise_families) == {f"noise-{k}-{level}" for k in ("white", "pink", "babble") for level in ("loud", "soft")}
+    assert min(noise_families.values()) >= 5
+    assert Noise(snr_db=14.9).family == "noise-white-loud" and Noise(snr_db=15, kind="pink").family == "noise-pink-soft"
     assert {c.seed for c in drawn if c.name == "room"} == {1}  # never the protocol's rooms (seed 0)
     gains = [c.gain_db for c in drawn if c.name == "gain"]
     assert min(gains) < -10 and max(gains) > 6 and not [g for g in gains if -10 < g < 6]

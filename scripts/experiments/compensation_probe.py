@@ -80,8 +80,8 @@ def banded_family(channel, split: tuple[str, ...] = ("room", "noise")) -> str:
     noise."""
     if isinstance(channel, Room) and channel.name in split:
         return f"{channel.family}-{'long' if channel.rt60_s >= 0.55 else 'short'}"
-    if isinstance(channel, Noise) and channel.name in split:
-        return f"{channel.family}-{'loud' if channel.snr_db < 15 else 'soft'}"
+    if isinstance(channel, Noise) and channel.name in split:  # what `Noise.family` is since voxage 0.13
+        return f"{channel.name}-{channel.kind}-{'loud' if channel.snr_db < Noise.loud_below_db else 'soft'}"
     return channel.family
 
 
@@ -163,6 +163,9 @@ def main() -> None:
             x += np.stack([shifts[r.key] for r in fitted_on])
             channels = [heard_through(r.key) for r in fitted_on]
             families = [None if c is None else c.family for c in channels]
+            if unknown := set(families) - {None, *model.channel_families}:  # e.g. a run from before voxage 0.13
+                raise SystemExit(f"{fold_dir}: trained with other channel families than this voxage names "
+                                 f"({', '.join(sorted(unknown))} unknown); probe it with the voxage that ran it")
             # fitted_on is training then validation clips, as recorded and then per copy
             in_train = np.tile([True] * len(splits["train"]) + [False] * len(splits["val"]), 1 + cfg.channel_copies)
             weights = sample_weights(fitted_on, cfg.weighting)
