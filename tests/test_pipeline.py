@@ -102,9 +102,11 @@ def test_bad_input_exits_nonzero_with_a_message(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 2
 
 
-def test_crossval_folds_are_speaker_disjoint(work_dir, tmp_path):
+def test_crossval_folds_are_speaker_disjoint(work_dir, tmp_path, capsys):
     out = tmp_path / "cv"
     assert main(["crossval", str(work_dir), "--models", "cnn", "--folds", "3", "--epochs", "1", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "crossval speaker:" in err and "0/3" in err and "3/3" in err  # a bar over the folds, with counts
     summary = json.loads((out / "crossval-speaker.json").read_text())
     assert len(summary["models"]["cnn"]["folds"]) == 3
     assert (out / "recall-speaker.png").is_file() and (out / "confusion-speaker-cnn.png").is_file()
@@ -119,3 +121,4 @@ def test_crossval_folds_are_speaker_disjoint(work_dir, tmp_path):
     mtime = fold_0.stat().st_mtime_ns
     assert main(["crossval", str(work_dir), "--models", "cnn", "--folds", "3", "--epochs", "1", "--out", str(out)]) == 0
     assert fold_0.stat().st_mtime_ns == mtime  # finished folds kept
+    assert "0/3" not in capsys.readouterr().err  # ... and counted as done: the bar starts at 3/3

@@ -186,14 +186,17 @@ def _add_conditions_flag(s) -> None:
 
 
 def cmd_crossval(a) -> int:
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     from voxage.evaluation.conditions import resolve_conditions
     from voxage.evaluation.crossval import crossval, format_table, run_tag
     from voxage.training.config import TrainConfig
 
     cfg = from_flags(TrainConfig, a, only=CROSSVAL_TRAIN_FIELDS, progress=False)
     out = Path(a.out) if a.out else Path(a.work_dir) / "crossval"
-    summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seeds, a.test_corpus,
-                       resolve_conditions(a.conditions), a.held_out_corpus)
+    with logging_redirect_tqdm([logging.getLogger("voxage")]):  # each fold's line above the bar, not through it
+        summary = crossval(Path(a.work_dir), out, a.models.split(","), a.folds, a.split, cfg, a.seeds,
+                           a.test_corpus, resolve_conditions(a.conditions), a.held_out_corpus, progress=not a.quiet)
     print(format_table(summary))
     tag = run_tag(a.split, a.test_corpus, a.held_out_corpus)
     print(f"\nreport: {out / f'crossval-{tag}.json'}\n"

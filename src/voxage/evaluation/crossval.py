@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from voxage.data.atomic import write_json_atomic, write_text_atomic
 from voxage.data.manifest import Row
@@ -114,10 +115,11 @@ def run_tag(method: str, test_corpus: str | None = None, held_out_corpus: str | 
 
 def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, method: str = "speaker",
              train_cfg: TrainConfig | None = None, seeds: list[int] = (0,), test_corpus: str | None = None,
-             conditions: list[str] = (), held_out_corpus: str | None = None) -> dict:
+             conditions: list[str] = (), held_out_corpus: str | None = None, progress: bool = True) -> dict:
     """k folds for each fold seed; metrics are means over all folds, with the spread over folds and over seeds.
     `conditions`: channel specs every test fold is also scored through (`evaluation.conditions`);
-    `held_out_corpus`: a corpus that never trains, scored whole by every fold's model."""
+    `held_out_corpus`: a corpus that never trains, scored whole by every fold's model; `progress`: a bar over
+    the folds (those a killed run finished count as done, so its ETA is the time still to go)."""
     work_dir, out_dir = Path(work_dir), Path(out_dir)
     _, every = load_work_dir(work_dir)
     by_key = {r.key: r for r in every}
@@ -127,6 +129,9 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
     rows = [r for r in every if not held or r.corpus != held_out_corpus]
     tag = run_tag(method, test_corpus, held_out_corpus)
     results: dict[str, dict] = {}
+    fold_dirs = [out_dir / tag / m / f"seed-{seed}" / f"fold-{f}" for m in models for seed in seeds for f in range(k)]
+    bar = tqdm(total=len(fold_dirs), initial=sum((d / "fold.json").is_file() for d in fold_dirs), unit="fold",
+               desc=f"crossval {tag}", disable=not progress, dynamic_ncols=True)
     for model in models:
         folds, seed_pooled, pooled = [], [], {"labels": [], "probs": [], "probs_uncalibrated": [], "keys": []}
         protocol: list[dict] = []  # per fold: condition -> scores
@@ -145,6 +150,9 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
                     report = evaluate_rows(ModelArtifact.load(fold_dir / "model.pth"), work_dir, splits["test"],
                                            with_probs=True)
                     write_json_atomic(done, report)
+                    bar.update()
+                    bar.set_postfix_str(f"{model} seed {seed} fold {f}: balanced acc "
+                                        f"{report['balanced_accuracy']:.3f}")
                 report = json.loads(done.read_text())
                 if "speaker_balanced_accuracy" not in report:  # a fold an older voxage finished
                     add_speaker_weighted(report, report["labels"], report["probs"],
@@ -169,6 +177,7 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
         results[model] = summarize_model(folds, seeds, seed_pooled, pooled, gender, by_key)
         results[model]["conditions"] = summarize_conditions(protocol, seeds, by_key, [r.key for r in held])
         results[model]["protocol_mean"] = protocol_mean(results[model]["conditions"])
+    bar.close()
     summary = {"method": method, "test_corpus": test_corpus, "held_out_corpus": held_out_corpus,
                "held_out_clips": len(held), "held_out_speakers": len({r.speaker for r in held}),
                "conditions": [CLEAN, *conditions], "folds": k, "seeds": list(seeds),
