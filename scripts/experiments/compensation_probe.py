@@ -9,7 +9,7 @@ compensation acts at prediction only), so a variant costs about 30 s a fold.
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --unfamiliar-temperature 0.66,1 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --gain-power 0.5,1.5 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --as-trained --strength 1.5 \
-        --strength-families noise-white,noise-babble,room --standardize --seeds 0
+        --strength-families noise-white-loud,noise-babble-loud,room --standardize --seeds 0
 
 WORK and RUN as given to `voxage crossval --channel-copies 4 --held-out-corpus crema-d` (add --test-corpus as
 there); per variant, OUT/VARIANT/seed-S/fold-F.json (every answer's confidence and correctness kept) and a line

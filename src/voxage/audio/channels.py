@@ -175,9 +175,9 @@ class Noise(Channel):
     name: ClassVar[str] = "noise"
     masks: ClassVar[bool] = True
     # loud noise (SNR below this) moves and shrinks the speaker vector more than soft noise does, so each is a
-    # family of its own: on voxage 0.12's protocol run this raised the mean over conditions in both protocols and
-    # English pink noise from 83% to 86% of clean (docs/experiments.md, "Since voxage 0.12"); rooms split so paid
-    # on short rooms and stay whole
+    # family of its own: voxage 0.13's protocol run raised the mean over conditions in both protocols and English
+    # pink noise from 83% to 86% of clean (docs/robustness.md, "voxage 0.13"); rooms split so paid on short rooms
+    # and stay whole
     loud_below_db: ClassVar[float] = 15.0
     snr_db: float = 10.0
     kind: str = "white"
