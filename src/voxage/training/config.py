@@ -52,6 +52,10 @@ class TrainConfig:
     phone_displacement: float = field(default=0.75, metadata={
         "help": "with channel compensation, the share of the phone line's fitted displacement taken off (1: all; "
                 "less keeps some of what the line took, since the head also learnt to hear through it)"})
+    room_displacement: float = field(default=1.0, metadata={
+        "help": "with channel compensation, the share of a room's fitted displacement taken off (1: all; 1.5 "
+                "helps dry recordings such as English Common Voice's, which a room moves farther than the average "
+                "training clip, and costs the multilingual protocol: docs/experiments.md)"})
     unfamiliar_rate: float = field(default=0.05, metadata={
         "help": "with channel copies, an embed model also learns to tell recordings unlike its clean training speech "
                 "(answered reliable: false, with a temperature of their own); this share of the validation "
@@ -78,8 +82,9 @@ class TrainConfig:
             raise ConfigError("need lr > 0 and weight_decay >= 0")
         if (self.patience is not None and self.patience < 0) or self.num_workers < 0 or self.channel_copies < 0:
             raise ConfigError("patience, num_workers and channel_copies cannot be negative")
-        if not 0 <= self.phone_displacement <= 2:
-            raise ConfigError(f"phone_displacement must lie between 0 and 2, got {self.phone_displacement}")
+        for name in ("phone_displacement", "room_displacement"):
+            if not 0 <= getattr(self, name) <= 3:
+                raise ConfigError(f"{name} must lie between 0 and 3, got {getattr(self, name)}")
         if not 0 < self.unfamiliar_rate < 1:
             raise ConfigError(f"unfamiliar_rate must lie between 0 and 1, got {self.unfamiliar_rate}")
 

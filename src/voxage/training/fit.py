@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from voxage.audio.channels import Telephone
+from voxage.audio.channels import Room, Telephone
 from voxage.data.atomic import write_json_atomic
 from voxage.data.dataset import CachedClips, read_all
 from voxage.data.manifest import Row
@@ -90,8 +90,9 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         kwargs["channel_families"] = sorted({c.family for c in channels})
         if cfg.standardize_channels:
             kwargs["standardized_families"] = sorted({c.family for c in channels if c.masks})
-        if cfg.phone_displacement != 1 and Telephone.name in kwargs["channel_families"]:
-            kwargs["family_strengths"] = {Telephone.name: cfg.phone_displacement}
+        shares = {Telephone.name: cfg.phone_displacement, Room.name: cfg.room_displacement}
+        if strengths := {f: share for f, share in shares.items() if share != 1 and f in kwargs["channel_families"]}:
+            kwargs["family_strengths"] = strengths
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
         # reference language first: the one with the most clips the model (re)fits on
         kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"] + splits["val"])
