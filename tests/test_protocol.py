@@ -226,13 +226,16 @@ def test_standardized_channels_are_the_default_and_the_model_file_and_its_onnx_g
     work, _ = two_corpora
     run = tmp_path / "run"
     assert main(["train", str(work), "--model", "embed", "--epochs", "1", "--channel-copies", "2",
-                 "--room-displacement", "1.5", "--run-dir", str(run), "--quiet"]) == 0
+                 "--room-displacement", "1.5", "--loud-noise-displacement", "1.25", "--run-dir", str(run),
+                 "--quiet"]) == 0
     artifact = ModelArtifact.load(run / "model.pth")
     masking = {f"noise-{kind}-{level}" for kind in ("white", "pink", "babble") for level in ("loud", "soft")}
     masking |= {"room", "gain-hot"}  # not the line, codecs, quiet mic
     assert set(artifact.kwargs["standardized_families"]) == masking & set(artifact.kwargs["channel_families"])
     assert "room" in artifact.kwargs["standardized_families"] and (artifact.state_dict["family_gain"] != 1).any()
-    assert artifact.kwargs["family_strengths"] == {"phone": TrainConfig().phone_displacement, "room": 1.5}
+    loud = {f for f in artifact.kwargs["channel_families"] if f.startswith("noise-") and f.endswith("-loud")}
+    assert loud and artifact.kwargs["family_strengths"] == {"phone": TrainConfig().phone_displacement, "room": 1.5,
+                                                           **dict.fromkeys(loud, 1.25)}  # soft noise keeps all
     clip = sorted((synthetic_corpus / "clips").glob("*.mp3"))[0]
     eager, exported = Predictor(run / "model.pth"), Predictor(export_onnx(artifact, tmp_path / "m.onnx"))
     a, b = eager.predict(clip), exported.predict(clip)

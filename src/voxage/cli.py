@@ -16,7 +16,8 @@ from voxage.labels import display_name
 # What `crossval` lets you set of TrainConfig (the model and seed come from --models and the fold seeds).
 CROSSVAL_TRAIN_FIELDS = ("max_epochs", "batch_size", "lr", "weight_decay", "patience", "optimizer", "augment",
                          "weighting", "align_languages", "channel_copies", "compensate_channels",
-                         "standardize_channels", "phone_displacement", "room_displacement")
+                         "standardize_channels", "phone_displacement", "room_displacement",
+                         "loud_noise_displacement")
 
 
 def _int_list(text: str) -> list[int]:

@@ -187,8 +187,12 @@ class Noise(Channel):
             raise ValueError(f"kind must be white, pink or babble, not {self.kind!r}")
 
     @property
+    def loud(self) -> bool:
+        return self.snr_db < self.loud_below_db
+
+    @property
     def family(self) -> str:
-        return f"{self.name}-{self.kind}-{'loud' if self.snr_db < self.loud_below_db else 'soft'}"
+        return f"{self.name}-{self.kind}-{'loud' if self.loud else 'soft'}"
 
     @property
     def mixes_voices(self) -> bool:

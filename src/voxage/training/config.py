@@ -56,6 +56,9 @@ class TrainConfig:
         "help": "with channel compensation, the share of a room's fitted displacement taken off (1: all; 1.5 "
                 "helps dry recordings such as English Common Voice's, which a room moves farther than the average "
                 "training clip, and costs the multilingual protocol: docs/experiments.md)"})
+    loud_noise_displacement: float = field(default=1.0, metadata={
+        "help": "with channel compensation, the share of loud noise's (under 15 dB SNR) fitted displacement taken "
+                "off, for white, pink and babble noise alike (1: all; docs/experiments.md)"})
     unfamiliar_rate: float = field(default=0.05, metadata={
         "help": "with channel copies, an embed model also learns to tell recordings unlike its clean training speech "
                 "(answered reliable: false, with a temperature of their own); this share of the validation "
@@ -82,7 +85,7 @@ class TrainConfig:
             raise ConfigError("need lr > 0 and weight_decay >= 0")
         if (self.patience is not None and self.patience < 0) or self.num_workers < 0 or self.channel_copies < 0:
             raise ConfigError("patience, num_workers and channel_copies cannot be negative")
-        for name in ("phone_displacement", "room_displacement"):
+        for name in ("phone_displacement", "room_displacement", "loud_noise_displacement"):
             if not 0 <= getattr(self, name) <= 3:
                 raise ConfigError(f"{name} must lie between 0 and 3, got {getattr(self, name)}")
         if not 0 < self.unfamiliar_rate < 1:

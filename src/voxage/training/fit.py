@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
-from voxage.audio.channels import Room, Telephone
+from voxage.audio.channels import Noise, Room, Telephone
 from voxage.data.atomic import write_json_atomic
 from voxage.data.dataset import CachedClips, read_all
 from voxage.data.manifest import Row
@@ -90,7 +90,8 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
         kwargs["channel_families"] = sorted({c.family for c in channels})
         if cfg.standardize_channels:
             kwargs["standardized_families"] = sorted({c.family for c in channels if c.masks})
-        shares = {Telephone.name: cfg.phone_displacement, Room.name: cfg.room_displacement}
+        shares = {Telephone.name: cfg.phone_displacement, Room.name: cfg.room_displacement,
+                  **{c.family: cfg.loud_noise_displacement for c in channels if isinstance(c, Noise) and c.loud}}
         if strengths := {f: share for f, share in shares.items() if share != 1 and f in kwargs["channel_families"]}:
             kwargs["family_strengths"] = strengths
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
