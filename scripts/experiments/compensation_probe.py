@@ -40,7 +40,15 @@ from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_th
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
 from voxage.evaluation.conditions import CLEAN, compact, resolve_conditions
-from voxage.evaluation.crossval import HELD_OUT, fold_ids, fold_splits, protocol_mean, run_tag, summarize_conditions
+from voxage.evaluation.crossval import (
+    HELD_OUT,
+    fold_ids,
+    fold_run_dir,
+    fold_splits,
+    protocol_mean,
+    run_tag,
+    summarize_conditions,
+)
 from voxage.evaluation.evaluate import evaluate_conditions, evaluate_rows
 from voxage.models.artifact import ModelArtifact
 from voxage.models.embed_head import CHANNEL_SCORE_C
@@ -146,7 +154,7 @@ def main() -> None:
     for seed in [int(s) for s in args.seeds.split(",")]:
         ids = fold_ids(rows, args.folds, "speaker", seed, args.test_corpus)
         for f in range(args.folds):
-            fold_dir = args.run / tag / "embed" / f"seed-{seed}" / f"fold-{f}"
+            fold_dir = fold_run_dir(args.run, tag, "embed", seed, f)
             saved = json.loads((fold_dir / "train_config.json").read_text())["train"]
             cfg = TrainConfig.from_dict(saved)
             splits = fold_splits(rows, ids, f, "speaker", seed)

@@ -20,17 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voxage.audio.channels import Room
+from compensation_probe import banded_family  # beside this script
+
 from voxage.data.dataset import read_all
 from voxage.data.stores import COPY_MARK, copy_rows, feature_store, heard_through, with_copies
 from voxage.data.workdir import load_work_dir
-
-
-def family(key: str) -> str:
-    channel = heard_through(key)
-    if isinstance(channel, Room):
-        return f"room-{'long' if channel.rt60_s >= 0.55 else 'short'}"
-    return channel.family
 
 
 def main() -> None:
@@ -48,8 +42,9 @@ def main() -> None:
     copies = copy_rows(rows, args.copies)
     moved = defaultdict(list)
     for row, vector in zip(copies, read_all(store, copies)):
-        if family(row.key).startswith(tuple(args.families.split(","))):
-            moved[family(row.key), row.corpus].append(vector - as_recorded[row.key.partition(COPY_MARK)[0]])
+        family = banded_family(heard_through(row.key), ("room",))  # rooms long and short apart
+        if family.startswith(tuple(args.families.split(","))):
+            moved[family, row.corpus].append(vector - as_recorded[row.key.partition(COPY_MARK)[0]])
     for (name, corpus), shifts in sorted(moved.items()):
         d = np.stack(shifts)
         print(f"{name:20s} {corpus:16s} copies {len(d):5d}  mean displacement {np.linalg.norm(d.mean(0)):6.3f}  "

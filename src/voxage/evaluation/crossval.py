@@ -113,6 +113,11 @@ def run_tag(method: str, test_corpus: str | None = None, held_out_corpus: str | 
     return method + tested_part + (f"-without-{held_out_corpus}" if held_out_corpus else "")
 
 
+def fold_run_dir(out_dir: Path, tag: str, model: str, seed: int, fold: int) -> Path:
+    """Where one fold's model and scores are kept (`fold.json` once finished)."""
+    return out_dir / tag / model / f"seed-{seed}" / f"fold-{fold}"
+
+
 def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, method: str = "speaker",
              train_cfg: TrainConfig | None = None, seeds: list[int] = (0,), test_corpus: str | None = None,
              conditions: list[str] = (), held_out_corpus: str | None = None, progress: bool = True) -> dict:
@@ -129,7 +134,7 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
     rows = [r for r in every if not held or r.corpus != held_out_corpus]
     tag = run_tag(method, test_corpus, held_out_corpus)
     results: dict[str, dict] = {}
-    fold_dirs = [out_dir / tag / m / f"seed-{seed}" / f"fold-{f}" for m in models for seed in seeds for f in range(k)]
+    fold_dirs = [fold_run_dir(out_dir, tag, m, seed, f) for m in models for seed in seeds for f in range(k)]
     bar = tqdm(total=len(fold_dirs), initial=sum((d / "fold.json").is_file() for d in fold_dirs), unit="fold",
                desc=f"crossval {tag}", disable=not progress, dynamic_ncols=True)
     for model in models:
@@ -140,7 +145,7 @@ def crossval(work_dir: Path, out_dir: Path, models: list[str], k: int = 5, metho
             ids = fold_ids(rows, k, method, seed, test_corpus)
             seed_true, seed_prob = [], []
             for f in range(k):
-                fold_dir = out_dir / tag / model / f"seed-{seed}" / f"fold-{f}"
+                fold_dir = fold_run_dir(out_dir, tag, model, seed, f)
                 done = fold_dir / "fold.json"
                 if not done.is_file():
                     splits = fold_splits(rows, ids, f, method, seed)
