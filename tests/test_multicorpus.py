@@ -285,6 +285,38 @@ def test_standardized_compensation_undoes_the_shrinkage_a_masking_channel_causes
     assert not rebuild_model("embed", {"channel_families": ["phone"]}).standardized_families
 
 
+def test_a_family_map_moves_each_voice_back_by_its_own_displacement():
+    """A channel that moves some voices farther than others (here by 0.8 times the voice's first feature, along
+    the fourth): the family's mean displacement leaves that part, a rank-1 map fitted on copies paired with their
+    clips takes it off, and clean clips stay where they are. Rows are paired as `copy_rows` keys them."""
+    from voxage.data.manifest import Row
+    from voxage.data.stores import copy_rows, recorded_indices
+    from voxage.models.embed_head import EmbedHead
+
+    rng = np.random.default_rng(0)
+    clean = rng.normal(size=(1500, 8)).astype(np.float32)
+    heard = clean + np.float32(2.0)
+    heard[:, 3] += 0.8 * clean[:, 0]
+    rows = [Row(f"c{i}", f"s{i}", "twenties", "", "", 4.0, "train", "")
+            for i in range(len(clean))]
+    fitted_on = rows + copy_rows(rows, 1)
+    originals = recorded_indices(fitted_on)
+    assert (originals[: len(rows)] == -1).all() and (originals[len(rows):] == np.arange(len(rows))).all()
+    assert (recorded_indices(fitted_on[len(rows):]) == -1).all()  # a copy whose clip is absent pairs with none
+    x, families = np.concatenate([clean, heard]), [None] * len(rows) + ["room"] * len(rows)
+    errors = {}
+    for rank in (0, 1):
+        head = EmbedHead(in_dim=8, channel_families=["room"], family_rank=rank)
+        head.fit_channel_compensation(x, families, np.ones(len(x)), c=10.0, originals=originals, ridge=1e-3)
+        with torch.no_grad():
+            errors[rank] = np.abs(head.compensate(torch.from_numpy(heard)).numpy() - clean)[:, 3].mean()
+            assert np.abs(head.compensate(torch.from_numpy(clean)).numpy() - clean).mean() < 0.1
+    assert errors[0] > 0.5 and errors[1] < 0.1
+    with pytest.raises(ValueError, match="originals"):
+        EmbedHead(in_dim=8, channel_families=["room"], family_rank=1).fit_channel_compensation(
+            x, families, np.ones(len(x)))
+
+
 @pytest.mark.parametrize("ordinal", [False, True])
 def test_temperature_fixes_an_overconfident_toy_model_and_keeps_its_answers(ordinal):
     from voxage.models.calibration import fit_temperature, reliability

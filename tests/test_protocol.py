@@ -217,7 +217,7 @@ def test_channel_compensation_moves_training_copies_back_towards_their_clean_cli
     assert after < 0.9 * before  # (4 copies: with loud and soft noise apart, 2 leave a family too few clips)
 
 
-def test_standardized_channels_are_the_default_and_the_model_file_and_its_onnx_graph_carry_them(
+def test_standardized_channels_are_the_default_and_the_model_file_and_its_onnx_graph_carry_them_and_the_maps(
         two_corpora, synthetic_corpus, tmp_path):
     from voxage import Predictor
     from voxage.models.artifact import ModelArtifact
@@ -226,9 +226,11 @@ def test_standardized_channels_are_the_default_and_the_model_file_and_its_onnx_g
     work, _ = two_corpora
     run = tmp_path / "run"
     assert main(["train", str(work), "--model", "embed", "--epochs", "1", "--channel-copies", "2",
-                 "--room-displacement", "1.5", "--loud-noise-displacement", "1.25", "--run-dir", str(run),
-                 "--quiet"]) == 0
+                 "--room-displacement", "1.5", "--loud-noise-displacement", "1.25", "--channel-map-rank", "3",
+                 "--run-dir", str(run), "--quiet"]) == 0
     artifact = ModelArtifact.load(run / "model.pth")
+    assert artifact.kwargs["family_rank"] == 3 and artifact.state_dict["family_down"].shape[-1] == 3
+    assert (artifact.state_dict["family_up"][1:].abs().sum((1, 2)) > 0).all()  # a map for every family
     masking = {f"noise-{kind}-{level}" for kind in ("white", "pink", "babble") for level in ("loud", "soft")}
     masking |= {"room", "gain-hot"}  # not the line, codecs, quiet mic
     assert set(artifact.kwargs["standardized_families"]) == masking & set(artifact.kwargs["channel_families"])

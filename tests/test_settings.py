@@ -51,7 +51,7 @@ def test_every_field_has_a_flag_and_flags_reach_the_config():
     lambda: TrainConfig(max_epochs=0), lambda: TrainConfig(lr=-1.0), lambda: TrainConfig(model="transformer"),
     lambda: TrainConfig(weighting="age"), lambda: TrainConfig(unfamiliar_rate=1.5),
     lambda: TrainConfig(phone_displacement=-0.5), lambda: TrainConfig(room_displacement=4),
-    lambda: TrainConfig(loud_noise_displacement=-1),
+    lambda: TrainConfig(loud_noise_displacement=-1), lambda: TrainConfig(channel_map_rank=-1),
     lambda: ClipPolicy(min_seconds=5, max_seconds=2),
     lambda: SplitConfig(val_fraction=0.6, test_fraction=0.5), lambda: PrepareConfig(["c"], "w", workers=0),
     lambda: FeatureConfig(fmax=9000.0), lambda: FeatureConfig(n_mels=0),

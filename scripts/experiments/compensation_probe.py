@@ -36,7 +36,14 @@ import numpy as np
 
 from voxage.audio.channels import Noise, Room
 from voxage.data.dataset import CachedClips, read_all
-from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_through, with_copies
+from voxage.data.stores import (
+    aligned_store,
+    copy_rows,
+    feature_store,
+    heard_through,
+    recorded_indices,
+    with_copies,
+)
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import load_work_dir
 from voxage.evaluation.conditions import CLEAN, compact, resolve_conditions
@@ -69,6 +76,8 @@ class Variant:
     standardized: tuple[str, ...] | None = None  # the families it standardises; None: all
     gain_power: float = 1.0  # the standardized families' spread ratios to this power: 0 undoes none, 1 all of it
     banded: tuple[str, ...] = ()  # these channels (`room`, `noise`) split into two families by strength
+    rank: int = 0  # `EmbedHead(family_rank=...)`: a voice's own displacement per family, from a map of this rank
+    ridge: float = 1.0  # that map's L2 strength
 
     def scale(self, model) -> None:
         """`strength` of the full fitted displacement of `scaled` (or all) families taken off, in place, whatever
@@ -125,6 +134,10 @@ def main() -> None:
     ap.add_argument("--banded", nargs="?", const="room,noise", default="",
                     help="also score these channels (default room,noise) split into two families each by strength "
                          "(recalibrated)")
+    ap.add_argument("--rank", default="",
+                    help="comma-separated ranks of a per-family map from each copy to its clip as recorded "
+                         "(recalibrated)")
+    ap.add_argument("--ridge", default="1", help="comma-separated L2 strengths of that map")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--test-corpus")
@@ -145,7 +158,9 @@ def main() -> None:
         Variant(f"gain-power{g}", gain_power=float(g), recalibrate=args.recalibrate)
         for g in filter(None, args.gain_power.split(","))] + (
         [Variant("standardized" + standardized_name, standardize=True, recalibrate=args.recalibrate,
-                 standardized=standardized)] if args.standardize else [])
+                 standardized=standardized)] if args.standardize else []) + [
+        Variant(f"rank{r}-ridge{lam}", rank=int(r), ridge=float(lam), recalibrate=True)
+        for r in filter(None, args.rank.split(",")) for lam in filter(None, args.ridge.split(","))]
     cache, every = load_work_dir(args.work)
     rows = [r for r in every if r.corpus != args.held_out_corpus]
     held = [r for r in every if r.corpus == args.held_out_corpus]
@@ -177,6 +192,8 @@ def main() -> None:
             # fitted_on is training then validation clips, as recorded and then per copy
             in_train = np.tile([True] * len(splits["train"]) + [False] * len(splits["val"]), 1 + cfg.channel_copies)
             weights = sample_weights(fitted_on, cfg.weighting)
+            originals = recorded_indices(fitted_on)
+            trained_on = [r for r, t in zip(fitted_on, in_train) if t]
             for v in variants:
                 out = args.out / v.name / f"seed-{seed}" / f"fold-{f}.json"
                 if out.is_file():
@@ -185,14 +202,17 @@ def main() -> None:
                 kwargs = artifact.kwargs
                 if v.standardize:  # the same head with the spread of these families undone as well
                     kwargs = {**kwargs, "standardized_families": list(v.standardized or model.channel_families)}
-                fitted = ("family_", "clean_mean") if v.banded else ()  # refit below, of another shape
+                if v.rank:
+                    kwargs = {**kwargs, "family_rank": v.rank}
+                fitted = ("family_", "clean_mean") if v.banded or v.rank else ()  # refit below (another shape)
                 if v.banded:
                     kwargs = {**kwargs, "channel_families": sorted({f for f in banded if f}), "standardized_families":
                               sorted({b for b, c in zip(banded, channels) if c is not None and c.masks})}
                 network = rebuild_model(artifact.name, kwargs)
                 network.load_state_dict({k: t for k, t in model.state_dict().items() if not k.startswith(fitted)},
                                         strict=False)  # the standardized buffers are fitted
-                network.fit_channel_compensation(x, banded if v.banded else families, weights, c=v.c)
+                network.fit_channel_compensation(x, banded if v.banded else families, weights, c=v.c,
+                                                 originals=originals, ridge=v.ridge)
                 v.scale(network)
                 if v.gain_power != 1:
                     network.family_gain.pow_(v.gain_power)
@@ -203,10 +223,12 @@ def main() -> None:
                     before = rebuild_model(artifact.name, kwargs)
                     standardized = {k: t for k, t in variant.state_dict.items() if k in ("family_gain", "clean_mean")}
                     before.load_state_dict({**{k: t for k, t in pre_refit_state(fold_dir).items()
-                                                  if not k.startswith(fitted)}, **standardized}, strict=not v.banded)
-                    if v.banded:  # as training fits it before the refit: on the training clips and copies
-                        before.fit_channel_compensation(x[in_train], [b for b, t in zip(banded, in_train) if t],
-                                                        weights[in_train], c=v.c)
+                                                  if not k.startswith(fitted)}, **standardized},
+                                          strict=not fitted)
+                    if fitted:  # as training fits it before the refit: on the training clips and copies
+                        before.fit_channel_compensation(
+                            x[in_train], [b for b, t in zip(banded if v.banded else families, in_train) if t],
+                            weights[in_train], c=v.c, originals=recorded_indices(trained_on), ridge=v.ridge)
                     v.scale(before)
                     val = splits["val"] + copy_rows(splits["val"], cfg.channel_copies)
                     calibrated = calibrate(replace(variant, state_dict=before.state_dict()),

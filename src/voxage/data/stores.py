@@ -55,6 +55,13 @@ def copy_rows(rows: list[Row], copies: int) -> list[Row]:
     return [replace(r, key=f"{r.key}{COPY_MARK}{i}") for i in range(copies) for r in rows]
 
 
+def recorded_indices(rows: list[Row]) -> np.ndarray:
+    """Each row's index in `rows` of its clip as recorded: -1 for clips as recorded and copies whose clip is absent."""
+    index = {r.key: i for i, r in enumerate(rows)}
+    return np.array([index.get(clip, -1) if mark else -1
+                     for clip, mark, _ in (r.key.partition(COPY_MARK) for r in rows)], dtype=np.int64)
+
+
 def heard_through(key: str) -> Channel | None:
     """The simulated channel of a training copy's key (`copy_rows`); None for a clip as recorded."""
     clip, mark, i = key.partition(COPY_MARK)

@@ -36,7 +36,8 @@ class EmbedHead(nn.Module):
                  genders: int = len(GENDERS), ordinal: bool = True, frames_scale: float = 0.5,
                  languages: list[str] | None = None, threshold_smoothing: float = 1.0, familiarity_check: bool = False,
                  input_clip: float = 3.0, channel_families: list[str] | None = None,
-                 standardized_families: list[str] | None = None, family_strengths: dict[str, float] | None = None):
+                 standardized_families: list[str] | None = None, family_strengths: dict[str, float] | None = None,
+                 family_rank: int = 0):
         super().__init__()
         self.ordinal = ordinal
         # Feature scaling learned from the training split and saved with the weights.
@@ -88,9 +89,17 @@ class EmbedHead(nn.Module):
         self.family_strengths = dict(family_strengths or {})
         # standardized_families (of channel_families): those whose spread is undone as well (`compensate`)
         self.standardized_families = list(standardized_families or [])
-        if self.standardized_families:
+        # family_rank > 0: per family, a rank-limited linear map of the voice's own part as heard onto what the
+        # compensation still misses of it as recorded (`fit_channel_compensation`), so each voice moves back by
+        # its own displacement rather than the family's mean one
+        self.family_rank = family_rank if self.channel_families else 0
+        if self.standardized_families or self.family_rank:
             self.register_buffer("family_gain", torch.ones(families, in_dim))
             self.register_buffer("clean_mean", torch.zeros(in_dim))
+        if self.family_rank:
+            self.register_buffer("family_down", torch.zeros(families, in_dim, family_rank))
+            self.register_buffer("family_up", torch.zeros(families, family_rank, in_dim))
+            self.register_buffer("family_offset", torch.zeros(families, in_dim))
         if familiarity_check:
             for name, size in (("channel_weight", in_dim), ("channel_bias", 1), ("novelty_mean", in_dim),
                                ("novelty_scale", in_dim), ("novelty_bias", 1)):
@@ -179,7 +188,8 @@ class EmbedHead(nn.Module):
         self.novelty_bias.fill_(-centre["novelty"] / spread["novelty"] - threshold)
 
     def fit_channel_compensation(self, x: np.ndarray, families: Sequence[str | None], weights: np.ndarray,
-                                 c: float = CHANNEL_SCORE_C) -> None:
+                                 c: float = CHANNEL_SCORE_C, originals: np.ndarray | None = None,
+                                 ridge: float = 1.0) -> None:
         """x (clips, in_dim) of the training clips and their channel copies; `families`: each one's channel family
         (None: as recorded). A channel moves every voice's vector in much the same direction (a phone line by one
         displacement, a room by another), so each family's weighted mean minus the clean clips' is that
@@ -188,12 +198,14 @@ class EmbedHead(nn.Module):
         same voice lies clean. Taken off a trained head's test vectors (one fold), off-by-one rose by 0.03-0.10
         through phone lines, noise and rooms, with the true family and with the fitted probabilities alike
         (docs/robustness.md). `c`: the regression's inverse L2 strength (0.001-0.1 score alike: docs/experiments.md).
-        A family in `family_strengths` moves back by that share of its displacement only."""
+        A family in `family_strengths` moves back by that share of its displacement only. With `family_rank`,
+        `originals` (each row's index of its clip as recorded, -1 for those) pairs every copy with its clip for
+        `_fit_family_maps` (`ridge`: its L2 strength)."""
         code_of = {None: 0, **{f: i + 1 for i, f in enumerate(self.channel_families)}}
         codes = np.array([code_of[f] for f in families])
         sums, mass = _weighted_sums(x, codes, np.asarray(weights, dtype=np.float64), len(code_of))
         means = sums / np.maximum(mass, 1e-12)[:, None]
-        if self.standardized_families:  # each family's spread per dimension, against clean speech's
+        if self.standardized_families or self.family_rank:  # each family's spread per dimension, against clean's
             squares, _ = _weighted_sums(x, codes, np.asarray(weights, dtype=np.float64), len(code_of), power=2)
             sd = np.sqrt(np.maximum(squares / np.maximum(mass, 1e-12)[:, None] - means**2, 0)) + 1e-4
             gain = np.ones_like(sd)
@@ -201,14 +213,48 @@ class EmbedHead(nn.Module):
                 gain[code_of[f]] = sd[0] / sd[code_of[f]]
             self.family_gain.copy_(torch.from_numpy(gain).float())
             self.clean_mean.copy_(torch.from_numpy(means[0]).float())
+            if self.family_rank:
+                if originals is None:
+                    raise ValueError("family_rank needs each copy's clip as recorded (originals)")
+                self._fit_family_maps(x, codes, np.asarray(weights, dtype=np.float64), np.asarray(originals),
+                                      means, gain, sd[0], ridge)
         coef, intercept, classes = _logistic_on_vector(x, codes, weights, max_iter=3000, c=c)
         weight = np.zeros((len(code_of), x.shape[1]))
         bias = np.full(len(code_of), -1e4)  # a family no copy came through is never expected
+        if len(classes) == 2:  # a binary regression has one row: the second class's log-odds against the first
+            coef, intercept = np.vstack([np.zeros_like(coef), coef]), np.r_[0.0, intercept]
         weight[classes], bias[classes] = coef, intercept
         self.family_weight.copy_(torch.from_numpy(weight).float())
         self.family_bias.copy_(torch.from_numpy(bias).float())
         strength = np.array([1.0, *(self.family_strengths.get(f, 1.0) for f in self.channel_families)])
         self.family_shift.copy_(torch.from_numpy((means - means[0]) * strength[:, None]).float())
+
+    def _fit_family_maps(self, x: np.ndarray, codes: np.ndarray, weights: np.ndarray, originals: np.ndarray,
+                         means: np.ndarray, gain: np.ndarray, clean_sd: np.ndarray, ridge: float) -> None:
+        """Per family, a reduced-rank ridge regression (in units of clean speech's spread per dimension) of what
+        the gain leaves of each copy's clip as recorded (its own part) on the copy's own part, both centred on the
+        family's pairs: a displacement that depends on the voice and its recording. `ridge` is in units of the
+        inputs' mean variance."""
+        for code in range(1, len(means)):
+            rows = np.flatnonzero((codes == code) & (originals >= 0))
+            if len(rows) <= self.family_rank:
+                continue
+            w = weights[rows] / weights[rows].sum()
+            heard = (x[rows] - means[code]) / clean_sd
+            recorded = x[originals[rows]].astype(np.float64)
+            recorded = (recorded - w @ recorded) / clean_sd
+            heard -= w @ heard
+            missed = recorded - gain[code] * heard
+            gram = (heard * w[:, None]).T @ heard
+            slope = np.linalg.solve(gram + ridge * np.trace(gram) / len(gram) * np.eye(len(gram)),
+                                    (heard * w[:, None]).T @ missed)
+            # the rank directions that carry most of the fitted part (reduced-rank regression)
+            _, _, vt = np.linalg.svd((heard * np.sqrt(w)[:, None]) @ slope, full_matrices=False)
+            top = vt[: self.family_rank].T
+            down, up = slope @ top / clean_sd[:, None], top.T * clean_sd
+            self.family_down[code] = torch.from_numpy(down).float()
+            self.family_up[code] = torch.from_numpy(up).float()
+            self.family_offset[code] = torch.from_numpy(-(means[code] - means[0]) @ down @ up).float()
 
     def family_probabilities(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, families + 1): how likely the vector as heard came through each channel family (column 0: as
@@ -224,10 +270,14 @@ class EmbedHead(nn.Module):
         if not self.channel_families:
             return x
         p = self.family_probabilities(x)
-        if not self.standardized_families:
+        if not (self.standardized_families or self.family_rank):
             return x - p @ self.family_shift
         own = (x - self.clean_mean)[:, None, :] - self.family_shift  # (batch, families + 1, dim)
-        return self.clean_mean + (p[:, :, None] * own * self.family_gain).sum(1)
+        back = own * self.family_gain
+        if self.family_rank:  # the map acts on x - the family's mean: its offset holds the mean's part
+            centred = (x - self.clean_mean)[:, None, None, :]  # (batch, 1, 1, dim)
+            back = back + (centred @ self.family_down @ self.family_up).squeeze(2) + self.family_offset
+        return self.clean_mean + (p[:, :, None] * back).sum(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # compensated at prediction only: trained on the vectors as heard, the head still learns what survives a

@@ -59,6 +59,10 @@ class TrainConfig:
     loud_noise_displacement: float = field(default=1.0, metadata={
         "help": "with channel compensation, the share of loud noise's (under 15 dB SNR) fitted displacement taken "
                 "off, for white, pink and babble noise alike (1: all; docs/experiments.md)"})
+    channel_map_rank: int = field(default=0, metadata={
+        "help": "with channel compensation, also move each voice back by a displacement of its own: per family, a "
+                "map of this rank (0: none) from a copy's vector to what the family's mean displacement misses of "
+                "its clip as recorded (docs/experiments.md)"})
     unfamiliar_rate: float = field(default=0.05, metadata={
         "help": "with channel copies, an embed model also learns to tell recordings unlike its clean training speech "
                 "(answered reliable: false, with a temperature of their own); this share of the validation "
@@ -83,8 +87,9 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0 or (self.weight_decay is not None and self.weight_decay < 0):
             raise ConfigError("need lr > 0 and weight_decay >= 0")
-        if (self.patience is not None and self.patience < 0) or self.num_workers < 0 or self.channel_copies < 0:
-            raise ConfigError("patience, num_workers and channel_copies cannot be negative")
+        if (self.patience is not None and self.patience < 0) or min(self.num_workers, self.channel_copies,
+                                                                     self.channel_map_rank) < 0:
+            raise ConfigError("patience, num_workers, channel_copies and channel_map_rank cannot be negative")
         for name in ("phone_displacement", "room_displacement", "loud_noise_displacement"):
             if not 0 <= getattr(self, name) <= 3:
                 raise ConfigError(f"{name} must lie between 0 and 3, got {getattr(self, name)}")

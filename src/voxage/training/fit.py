@@ -19,7 +19,7 @@ from voxage.audio.channels import Noise, Room, Telephone
 from voxage.data.atomic import write_json_atomic
 from voxage.data.dataset import CachedClips, read_all
 from voxage.data.manifest import Row
-from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_through, with_copies
+from voxage.data.stores import aligned_store, copy_rows, feature_store, heard_through, recorded_indices, with_copies
 from voxage.data.weights import sample_weights
 from voxage.data.workdir import clip_policy, load_work_dir
 from voxage.errors import DataError
@@ -94,6 +94,8 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
                   **{c.family: cfg.loud_noise_displacement for c in channels if isinstance(c, Noise) and c.loud}}
         if strengths := {f: share for f, share in shares.items() if share != 1 and f in kwargs["channel_families"]}:
             kwargs["family_strengths"] = strengths
+        if cfg.channel_map_rank:
+            kwargs["family_rank"] = cfg.channel_map_rank
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
         # reference language first: the one with the most clips the model (re)fits on
         kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"] + splits["val"])
@@ -163,7 +165,8 @@ def fit_input_statistics(model, store, splits: dict[str, list[Row]], cfg: TrainC
         model.fit_familiarity_check(x, np.array([c is not None and c.degrades for c in heard]), weights,
                                     read_all(store, clean_val), cfg.unfamiliar_rate)
     if getattr(model, "channel_families", None):
-        model.fit_channel_compensation(x, [None if c is None else c.family for c in heard], weights)
+        model.fit_channel_compensation(x, [None if c is None else c.family for c in heard], weights,
+                                       originals=recorded_indices(train))
     if hasattr(model, "fit_normalization"):
         model.fit_normalization(torch.from_numpy(x))
     return store
