@@ -312,6 +312,11 @@ def test_a_family_map_moves_each_voice_back_by_its_own_displacement():
             errors[rank] = np.abs(head.compensate(torch.from_numpy(heard)).numpy() - clean)[:, 3].mean()
             assert np.abs(head.compensate(torch.from_numpy(clean)).numpy() - clean).mean() < 0.1
     assert errors[0] > 0.5 and errors[1] < 0.1
+    unmapped = EmbedHead(in_dim=8, channel_families=["room"], family_rank=1, mapped_families=[])
+    unmapped.fit_channel_compensation(x, families, np.ones(len(x)), c=10.0, originals=originals, ridge=1e-3)
+    with torch.no_grad():  # a family left out of mapped_families keeps its mean displacement alone
+        assert np.abs(unmapped.compensate(torch.from_numpy(heard)).numpy() - clean)[:, 3].mean() == pytest.approx(
+            errors[0], abs=0.01)
     with pytest.raises(ValueError, match="originals"):
         EmbedHead(in_dim=8, channel_families=["room"], family_rank=1).fit_channel_compensation(
             x, families, np.ones(len(x)))

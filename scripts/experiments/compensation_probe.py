@@ -10,6 +10,8 @@ compensation acts at prediction only), so a variant costs about 30 s a fold.
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --gain-power 0.5,1.5 --seeds 0
     .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --as-trained --strength 1.5 \
         --strength-families noise-white-loud,noise-babble-loud,room --standardize --seeds 0
+    .venv/bin/python scripts/experiments/compensation_probe.py WORK RUN OUT --rank 8,32 --ridge 1,3 \
+        --unmapped noise-babble --seeds 0,1,2
 
 WORK and RUN as given to `voxage crossval --channel-copies 4 --held-out-corpus crema-d` (add --test-corpus as
 there); per variant, OUT/VARIANT/seed-S/fold-F.json (every answer's confidence and correctness kept) and a line
@@ -22,7 +24,8 @@ neither is bundled (docs/experiments.md). On voxage 0.10's run (seed 0): standar
 (`--standardize --standardize-families noise-white,noise-pink,noise-babble,room,gain-hot`, what `voxage train
 --standardize-channels` does) lifts the mean 0.3065 -> 0.3092 (all languages) and 0.3163 -> 0.3233 (English).
 On voxage 0.12's run (15 folds): the phone line's share 0.6-1 and `--banded` (docs/experiments.md, "Since voxage
-0.12").
+0.12"). On voxage 0.13's run (15 folds): a map per family of rank 8-64 (`--rank`, what `voxage train
+--channel-map-rank` trains; docs/experiments.md, "Since voxage 0.13").
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class Variant:
     banded: tuple[str, ...] = ()  # these channels (`room`, `noise`) split into two families by strength
     rank: int = 0  # `EmbedHead(family_rank=...)`: a voice's own displacement per family, from a map of this rank
     ridge: float = 1.0  # that map's L2 strength
+    unmapped: tuple[str, ...] = ()  # family name prefixes given no map (`EmbedHead(mapped_families=...)`)
 
     def scale(self, model) -> None:
         """`strength` of the full fitted displacement of `scaled` (or all) families taken off, in place, whatever
@@ -138,6 +142,8 @@ def main() -> None:
                     help="comma-separated ranks of a per-family map from each copy to its clip as recorded "
                          "(recalibrated)")
     ap.add_argument("--ridge", default="1", help="comma-separated L2 strengths of that map")
+    ap.add_argument("--unmapped", default="",
+                    help="comma-separated family name prefixes (e.g. noise-babble) --rank gives no map")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--test-corpus")
@@ -159,7 +165,8 @@ def main() -> None:
         for g in filter(None, args.gain_power.split(","))] + (
         [Variant("standardized" + standardized_name, standardize=True, recalibrate=args.recalibrate,
                  standardized=standardized)] if args.standardize else []) + [
-        Variant(f"rank{r}-ridge{lam}", rank=int(r), ridge=float(lam), recalibrate=True)
+        Variant(f"rank{r}-ridge{lam}" + (f"-unmapped-{args.unmapped.replace(',', '+')}" if args.unmapped else ""),
+                rank=int(r), ridge=float(lam), recalibrate=True, unmapped=tuple(filter(None, args.unmapped.split(","))))
         for r in filter(None, args.rank.split(",")) for lam in filter(None, args.ridge.split(","))]
     cache, every = load_work_dir(args.work)
     rows = [r for r in every if r.corpus != args.held_out_corpus]
@@ -203,7 +210,8 @@ def main() -> None:
                 if v.standardize:  # the same head with the spread of these families undone as well
                     kwargs = {**kwargs, "standardized_families": list(v.standardized or model.channel_families)}
                 if v.rank:
-                    kwargs = {**kwargs, "family_rank": v.rank}
+                    kwargs = {**kwargs, "family_rank": v.rank, "mapped_families": [
+                        f for f in model.channel_families if not (v.unmapped and f.startswith(v.unmapped))]}
                 fitted = ("family_", "clean_mean") if v.banded or v.rank else ()  # refit below (another shape)
                 if v.banded:
                     kwargs = {**kwargs, "channel_families": sorted({f for f in banded if f}), "standardized_families":

@@ -17,7 +17,7 @@ from voxage.labels import display_name
 CROSSVAL_TRAIN_FIELDS = ("max_epochs", "batch_size", "lr", "weight_decay", "patience", "optimizer", "augment",
                          "weighting", "align_languages", "channel_copies", "compensate_channels",
                          "standardize_channels", "phone_displacement", "room_displacement",
-                         "loud_noise_displacement")
+                         "loud_noise_displacement", "channel_map_rank")
 
 
 def _int_list(text: str) -> list[int]:

@@ -37,7 +37,7 @@ class EmbedHead(nn.Module):
                  languages: list[str] | None = None, threshold_smoothing: float = 1.0, familiarity_check: bool = False,
                  input_clip: float = 3.0, channel_families: list[str] | None = None,
                  standardized_families: list[str] | None = None, family_strengths: dict[str, float] | None = None,
-                 family_rank: int = 0):
+                 family_rank: int = 0, mapped_families: list[str] | None = None):
         super().__init__()
         self.ordinal = ordinal
         # Feature scaling learned from the training split and saved with the weights.
@@ -93,6 +93,10 @@ class EmbedHead(nn.Module):
         # compensation still misses of it as recorded (`fit_channel_compensation`), so each voice moves back by
         # its own displacement rather than the family's mean one
         self.family_rank = family_rank if self.channel_families else 0
+        # mapped_families (of channel_families; None: all): those given a map. Babble's missed part is mostly the
+        # other voices it mixes in, which no map from the vector can predict for new ones (fitted, it cost babble
+        # 0.03-0.05: docs/experiments.md)
+        self.mapped_families = list(self.channel_families if mapped_families is None else mapped_families)
         if self.standardized_families or self.family_rank:
             self.register_buffer("family_gain", torch.ones(families, in_dim))
             self.register_buffer("clean_mean", torch.zeros(in_dim))
@@ -235,9 +239,9 @@ class EmbedHead(nn.Module):
         the gain leaves of each copy's clip as recorded (its own part) on the copy's own part, both centred on the
         family's pairs: a displacement that depends on the voice and its recording. `ridge` is in units of the
         inputs' mean variance."""
-        for code in range(1, len(means)):
+        for code, family in enumerate(self.channel_families, start=1):
             rows = np.flatnonzero((codes == code) & (originals >= 0))
-            if len(rows) <= self.family_rank:
+            if family not in self.mapped_families or len(rows) <= self.family_rank:
                 continue
             w = weights[rows] / weights[rows].sum()
             heard = (x[rows] - means[code]) / clean_sd

@@ -59,10 +59,10 @@ class TrainConfig:
     loud_noise_displacement: float = field(default=1.0, metadata={
         "help": "with channel compensation, the share of loud noise's (under 15 dB SNR) fitted displacement taken "
                 "off, for white, pink and babble noise alike (1: all; docs/experiments.md)"})
-    channel_map_rank: int = field(default=0, metadata={
-        "help": "with channel compensation, also move each voice back by a displacement of its own: per family, a "
-                "map of this rank (0: none) from a copy's vector to what the family's mean displacement misses of "
-                "its clip as recorded (docs/experiments.md)"})
+    channel_map_rank: int = field(default=32, metadata={
+        "help": "with channel compensation, also move each voice back by a displacement of its own: per family "
+                "(but babble, which mixes in other voices), a map of this rank (0: none) from a copy's vector to "
+                "what the family's mean displacement misses of its clip as recorded (docs/robustness.md)"})
     unfamiliar_rate: float = field(default=0.05, metadata={
         "help": "with channel copies, an embed model also learns to tell recordings unlike its clean training speech "
                 "(answered reliable: false, with a temperature of their own); this share of the validation "

@@ -96,6 +96,7 @@ def fit(work_dir: Path, run_dir: Path, cfg: TrainConfig, resume: bool = False,
             kwargs["family_strengths"] = strengths
         if cfg.channel_map_rank:
             kwargs["family_rank"] = cfg.channel_map_rank
+            kwargs["mapped_families"] = sorted({c.family for c in channels if not c.mixes_voices})
     if cfg.align_languages and hasattr(MODELS[cfg.model], "fit_language_shift"):
         # reference language first: the one with the most clips the model (re)fits on
         kwargs["languages"] = [la for la, _ in Counter(r.language for r in splits["train"] + splits["val"])
