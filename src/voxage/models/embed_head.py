@@ -270,7 +270,9 @@ class EmbedHead(nn.Module):
         `standardized_families`, the voice's own part (x minus that family's mean) is also scaled back to clean
         speech's spread per dimension: noise, an echo and clipping shrink it, which a displacement cannot undo.
         `voxage crossval`, 15 folds: the mean over the conditions +0.002 all languages, +0.008 English speakers
-        (every fold seed), CREMA-D held out -0.005 / -0.010 (docs/experiments.md)."""
+        (every fold seed), CREMA-D held out -0.005 / -0.010 (docs/experiments.md). With `family_rank`, each family's
+        map adds the voice's own displacement: +0.016 English speakers, +0.008 all languages
+        (docs/robustness.md, voxage 0.14)."""
         if not self.channel_families:
             return x
         p = self.family_probabilities(x)
