@@ -23,7 +23,7 @@ import numpy as np
 from compensation_probe import banded_family  # beside this script
 
 from voxage.data.dataset import read_all
-from voxage.data.stores import COPY_MARK, copy_rows, feature_store, heard_through, with_copies
+from voxage.data.stores import copy_rows, feature_store, heard_through, recorded_indices, with_copies
 from voxage.data.workdir import load_work_dir
 
 
@@ -38,13 +38,13 @@ def main() -> None:
     rows = [r for r in every if r.corpus != args.skip_corpus]
     store = with_copies(feature_store(args.work, cache, "embed", every), args.work, cache, "embed", rows,
                         args.copies, every)
-    as_recorded = dict(zip((r.key for r in rows), read_all(store, rows)))
-    copies = copy_rows(rows, args.copies)
+    heard = rows + copy_rows(rows, args.copies)
+    x, originals = read_all(store, heard), recorded_indices(heard)
     moved = defaultdict(list)
-    for row, vector in zip(copies, read_all(store, copies)):
-        family = banded_family(heard_through(row.key), ("room",))  # rooms long and short apart
+    for i in np.flatnonzero(originals >= 0):  # the copies, each paired with its clip as recorded
+        family = banded_family(heard_through(heard[i].key), ("room",))  # rooms long and short apart
         if family.startswith(tuple(args.families.split(","))):
-            moved[family, row.corpus].append(vector - as_recorded[row.key.partition(COPY_MARK)[0]])
+            moved[family, heard[i].corpus].append(x[i] - x[originals[i]])
     for (name, corpus), shifts in sorted(moved.items()):
         d = np.stack(shifts)
         print(f"{name:20s} {corpus:16s} copies {len(d):5d}  mean displacement {np.linalg.norm(d.mean(0)):6.3f}  "

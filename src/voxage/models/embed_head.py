@@ -207,10 +207,11 @@ class EmbedHead(nn.Module):
         `_fit_family_maps` (`ridge`: its L2 strength)."""
         code_of = {None: 0, **{f: i + 1 for i, f in enumerate(self.channel_families)}}
         codes = np.array([code_of[f] for f in families])
-        sums, mass = _weighted_sums(x, codes, np.asarray(weights, dtype=np.float64), len(code_of))
+        weights = np.asarray(weights, dtype=np.float64)
+        sums, mass = _weighted_sums(x, codes, weights, len(code_of))
         means = sums / np.maximum(mass, 1e-12)[:, None]
         if self.standardized_families or self.family_rank:  # each family's spread per dimension, against clean's
-            squares, _ = _weighted_sums(x, codes, np.asarray(weights, dtype=np.float64), len(code_of), power=2)
+            squares, _ = _weighted_sums(x, codes, weights, len(code_of), power=2)
             sd = np.sqrt(np.maximum(squares / np.maximum(mass, 1e-12)[:, None] - means**2, 0)) + 1e-4
             gain = np.ones_like(sd)
             for f in self.standardized_families:
@@ -220,8 +221,7 @@ class EmbedHead(nn.Module):
             if self.family_rank:
                 if originals is None:
                     raise ValueError("family_rank needs each copy's clip as recorded (originals)")
-                self._fit_family_maps(x, codes, np.asarray(weights, dtype=np.float64), np.asarray(originals),
-                                      means, gain, sd[0], ridge)
+                self._fit_family_maps(x, codes, weights, np.asarray(originals), means, gain, sd[0], ridge)
         coef, intercept, classes = _logistic_on_vector(x, codes, weights, max_iter=3000, c=c)
         weight = np.zeros((len(code_of), x.shape[1]))
         bias = np.full(len(code_of), -1e4)  # a family no copy came through is never expected
@@ -244,10 +244,8 @@ class EmbedHead(nn.Module):
             if family not in self.mapped_families or len(rows) <= self.family_rank:
                 continue
             w = weights[rows] / weights[rows].sum()
-            heard = (x[rows] - means[code]) / clean_sd
-            recorded = x[originals[rows]].astype(np.float64)
-            recorded = (recorded - w @ recorded) / clean_sd
-            heard -= w @ heard
+            heard, recorded = x[rows].astype(np.float64), x[originals[rows]].astype(np.float64)
+            heard, recorded = (heard - w @ heard) / clean_sd, (recorded - w @ recorded) / clean_sd
             missed = recorded - gain[code] * heard
             gram = (heard * w[:, None]).T @ heard
             slope = np.linalg.solve(gram + ridge * np.trace(gram) / len(gram) * np.eye(len(gram)),
